@@ -1,0 +1,141 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Argon2Params are the argon2id cost parameters. They are stored inside every hash (PHC string
+// format), so they can be raised at any time: older hashes still verify and are re-hashed with
+// the new parameters on the owner's next successful login.
+type Argon2Params struct {
+	MemoryKiB uint32
+	Time      uint32
+	Threads   uint8
+	SaltLen   uint32
+	KeyLen    uint32
+}
+
+// OWASPParams are the OWASP Password Storage Cheat Sheet's argon2id parameters:
+// m=19 MiB, t=2, p=1.
+var OWASPParams = Argon2Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// Hasher hashes and verifies passwords under a concurrency bound: each argon2id hash holds
+// MemoryKiB of memory, so an unbounded burst of logins could exhaust the process. A caller that
+// cannot get a slot within the wait deadline gets a busy error (503 with Retry-After).
+type Hasher struct {
+	params Argon2Params
+	slots  chan struct{}
+	wait   time.Duration
+}
+
+// NewHasher returns a Hasher that runs at most concurrency hashes at once and lets a caller
+// wait at most wait for a slot.
+func NewHasher(p Argon2Params, concurrency int, wait time.Duration) *Hasher {
+	if concurrency < 1 {
+		concurrency = 1
+	}
+	return &Hasher{params: p, slots: make(chan struct{}, concurrency), wait: wait}
+}
+
+var errBusy = &Error{Code: CodeBusy, Message: "the server is busy, try again shortly", RetryAfter: time.Second}
+
+func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case h.slots <- struct{}{}:
+		return func() { <-h.slots }, nil
+	default:
+	}
+	t := time.NewTimer(h.wait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return func() { <-h.slots }, nil
+	case <-t.C:
+		return nil, errBusy
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for a hashing slot: %w", ctx.Err())
+	}
+}
+
+// Hash returns the PHC-format argon2id hash of password.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	salt := make([]byte, h.params.SaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("reading salt: %w", err)
+	}
+	key := derive(password, salt, h.params)
+	return encodePHC(h.params, salt, key), nil
+}
+
+// Verify reports whether password matches encoded, and whether encoded was made with
+// parameters other than the current ones (so the caller should store a fresh hash).
+func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
+	p, salt, want, err := decodePHC(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return false, false, err
+	}
+	defer release()
+	got := derive(password, salt, p)
+	ok = subtle.ConstantTimeCompare(got, want) == 1
+	return ok, p != h.params, nil
+}
+
+// derive normalises the password (NFKC, as NIST SP 800-63B recommends, so that one password
+// typed on two keyboards is one password) and runs argon2id.
+func derive(password string, salt []byte, p Argon2Params) []byte {
+	return argon2.IDKey([]byte(norm.NFKC.String(password)), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+}
+
+var b64 = base64.RawStdEncoding
+
+func encodePHC(p Argon2Params, salt, key []byte) string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+var errBadHash = errors.New("malformed argon2id hash")
+
+func decodePHC(s string) (p Argon2Params, salt, key []byte, err error) {
+	parts := strings.Split(s, "$")
+	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, key
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return p, nil, nil, errBadHash
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return p, nil, nil, errBadHash
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil {
+		return p, nil, nil, errBadHash
+	}
+	if salt, err = b64.DecodeString(parts[4]); err != nil {
+		return p, nil, nil, errBadHash
+	}
+	if key, err = b64.DecodeString(parts[5]); err != nil {
+		return p, nil, nil, errBadHash
+	}
+	if p.MemoryKiB == 0 || p.Time == 0 || p.Threads == 0 || len(key) == 0 {
+		return p, nil, nil, errBadHash
+	}
+	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
+	return p, salt, key, nil
+}

@@ -1,0 +1,88 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+var fastParams = Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+func TestHashUsesOWASPParametersInPHCFormat(t *testing.T) {
+	h := NewHasher(OWASPParams, 1, time.Second)
+	enc, err := h.Hash(context.Background(), "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(enc, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("hash %q is not argon2id with m=19456,t=2,p=1 in PHC format", enc)
+	}
+	ok, rehash, err := h.Verify(context.Background(), "correct horse", enc)
+	if err != nil || !ok || rehash {
+		t.Fatalf("Verify = %v, %v, %v; want true, false, nil", ok, rehash, err)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher(fastParams, 2, time.Second)
+	enc, err := h.Hash(ctx, "Passw0rd-é")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		password string
+		want     bool
+	}{
+		{"right", "Passw0rd-é", true},
+		{"right in another normal form", "Passw0rd-e\u0301", true}, // NFD spelling of é
+		{"wrong", "Passw0rd-e", false},
+		{"empty", "", false},
+	}
+	for _, tt := range tests {
+		ok, _, err := h.Verify(ctx, tt.password, enc)
+		if err != nil || ok != tt.want {
+			t.Errorf("%s: Verify = %v, %v; want %v", tt.name, ok, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "plain", "$argon2i$v=19$m=64,t=1,p=1$c2FsdA$a2V5", "$argon2id$v=19$m=0,t=1,p=1$c2FsdA$a2V5", "$argon2id$v=19$m=64,t=1,p=1$!!$a2V5"} {
+		if _, _, err := h.Verify(ctx, "x", bad); err == nil {
+			t.Errorf("Verify accepted malformed hash %q", bad)
+		}
+	}
+}
+
+func TestVerifyAsksForRehashWhenParametersChanged(t *testing.T) {
+	ctx := context.Background()
+	old := NewHasher(fastParams, 1, time.Second)
+	enc, err := old.Hash(ctx, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stronger := fastParams
+	stronger.Time = 2
+	ok, rehash, err := NewHasher(stronger, 1, time.Second).Verify(ctx, "correct horse", enc)
+	if err != nil || !ok || !rehash {
+		t.Fatalf("Verify with raised parameters = %v, %v, %v; want true, true, nil", ok, rehash, err)
+	}
+}
+
+func TestHasherIsBusyWhenAllSlotsAreTaken(t *testing.T) {
+	h := NewHasher(fastParams, 1, 0)
+	release, err := h.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	_, err = h.Hash(context.Background(), "correct horse")
+	if CodeOf(err) != CodeBusy {
+		t.Fatalf("Hash with every slot taken = %v, want busy", err)
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.RetryAfter <= 0 {
+		t.Fatalf("busy error has no Retry-After: %#v", err)
+	}
+}

@@ -1,0 +1,96 @@
+// Package cli is the hello command: it parses the sub-command and settings, wires the
+// concrete dependencies together, and runs them. cmd/hello/main.go only calls Run.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/hellosvc/hello/internal/config"
+	"github.com/hellosvc/hello/internal/reqid"
+)
+
+// version is set at build time: -ldflags "-X github.com/hellosvc/hello/internal/cli.version=v1.2.3".
+var version = ""
+
+// Version returns the build's version.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// ExitCode maps an error from Run to a process exit status: 2 for bad usage or configuration.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, config.ErrUsage):
+		return 2
+	}
+	return 1
+}
+
+// Run runs the command line args (without the program name) in the environment environ
+// (os.Environ form). Logs go to stdout as JSON; command output to stdout too. It returns when
+// the command is done or, for serve, when ctx is cancelled and shutdown has finished.
+func Run(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	cmd, rest := "serve", args
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, rest = args[0], args[1:]
+	}
+	switch cmd {
+	case "version":
+		_, err := fmt.Fprintln(stdout, "hello", Version())
+		return err
+	case "help", "-h", "--help":
+		usage(stdout)
+		return nil
+	}
+	cfg, warnings, err := config.Load(rest, environ)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stdout, cfg.LogLevel)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log)
+	case "migrate":
+		return migrate(ctx, cfg, log)
+	case "healthcheck":
+		return healthcheck(ctx, cfg)
+	}
+	return fmt.Errorf("%w: unknown command %q (try: hello help)", config.ErrUsage, cmd)
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(reqid.Handler{Handler: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})})
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `hello: a login-protected web service.
+
+Usage: hello [command] [--setting value ...]
+
+Commands:
+  serve          run the service (default)
+  migrate        apply the embedded schema migrations and exit
+  healthcheck    probe /healthz of the local service; exit 0 when healthy, 1 otherwise
+  version        print the version
+  help           show this help
+
+Settings (flags override the HELLO_* environment variables):
+`)
+	config.Usage(w)
+}

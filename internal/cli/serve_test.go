@@ -1,0 +1,174 @@
+package cli_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hellosvc/hello/internal/cli"
+	"github.com/hellosvc/hello/internal/testenv"
+)
+
+func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "hello.db")
+	h := testenv.StartHello(t, map[string]string{"HELLO_DB": db})
+	addr := strings.TrimPrefix(h.URL, "http://")
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	body := `{"username":"inflight","password":"correct horse"}`
+	fmt.Fprintf(conn, "POST /api/signup HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", addr, len(body))
+	br := bufio.NewReader(conn)
+	// The server sends 100 Continue once the handler starts reading the body: the request is in flight.
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusContinue {
+		t.Fatalf("waiting for 100 Continue: %v %v", resp, err)
+	}
+
+	h.Signal()
+	// Shutdown has begun once the listener refuses new connections.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break
+		}
+		_ = c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the listener still accepts connections 30s after the shutdown signal")
+		}
+	}
+
+	if _, err := conn.Write([]byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading the in-flight response: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("in-flight signup = %d, want 201", resp.StatusCode)
+	}
+	if err := h.Wait(); err != nil {
+		t.Fatalf("serve returned %v after a graceful shutdown, want nil", err)
+	}
+
+	// The acknowledged account survived the shutdown.
+	h2 := testenv.StartHello(t, map[string]string{"HELLO_DB": db})
+	r := testenv.NewClient(t, h2.URL).PostJSON("/api/login", `{"username":"inflight","password":"correct horse"}`)
+	if r.Status != http.StatusOK {
+		t.Fatalf("login after restart = %d %s", r.Status, r.Body)
+	}
+}
+
+func TestRestartKeepsAccounts(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "hello.db")
+	h := testenv.StartHello(t, map[string]string{"HELLO_DB": db})
+	c := testenv.NewClient(t, h.URL)
+	for i := range 5 {
+		if r := c.PostJSON("/api/signup", fmt.Sprintf(`{"username":"user%d","password":"correct horse"}`, i)); r.Status != http.StatusCreated {
+			t.Fatalf("signup %d = %d %s", i, r.Status, r.Body)
+		}
+	}
+	if err := h.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := testenv.StartHello(t, map[string]string{"HELLO_DB": db})
+	c2 := testenv.NewClient(t, h2.URL)
+	for i := range 5 {
+		if r := c2.PostJSON("/api/login", fmt.Sprintf(`{"username":"user%d","password":"correct horse"}`, i)); r.Status != http.StatusOK {
+			t.Fatalf("login %d after restart = %d %s", i, r.Status, r.Body)
+		}
+	}
+}
+
+func TestBadConfigurationExitsWithStatus2(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		environ []string
+		want    string
+	}{
+		{"malformed duration", nil, []string{"HELLO_SESSION_TTL=forever"}, "HELLO_SESSION_TTL"},
+		{"malformed flag", []string{"--shutdown-timeout", "soon"}, nil, "HELLO_SHUTDOWN_TIMEOUT"},
+		{"unknown flag", []string{"--nope"}, nil, "nope"},
+		{"bad database", nil, []string{"HELLO_DB=mysql://x"}, "HELLO_DB"},
+		{"unknown command", []string{"frobnicate"}, nil, "frobnicate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := cli.Run(context.Background(), tt.args, tt.environ, &out)
+			if cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Run = %v (exit %d), want exit 2 naming %s", err, cli.ExitCode(err), tt.want)
+			}
+		})
+	}
+}
+
+// TestBinary builds hello exactly as the Dockerfile does and runs its sub-commands.
+func TestBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "hello")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/hellosvc/hello/internal/cli.version=v9.9.9", "-o", bin, "../../cmd/hello")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "hello v9.9.9" {
+		t.Fatalf("hello version = %q, %v", out, err)
+	}
+
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = []string{"HELLO_SESSION_TTL=1x"}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), "HELLO_SESSION_TTL") {
+		t.Fatalf("hello with a malformed setting: %v, stderr %q; want exit 2 naming the setting", err, stderr.String())
+	}
+
+	dir := t.TempDir()
+	migrate := exec.Command(bin, "migrate")
+	migrate.Env = []string{"HELLO_DB=sqlite:" + filepath.Join(dir, "m.db")}
+	if out, err := migrate.CombinedOutput(); err != nil || !strings.Contains(string(out), `"applied":1`) {
+		t.Fatalf("hello migrate = %v\n%s", err, out)
+	}
+	again := exec.Command(bin, "migrate")
+	again.Env = migrate.Env
+	if out, err := again.CombinedOutput(); err != nil || !strings.Contains(string(out), `"applied":0`) {
+		t.Fatalf("second hello migrate = %v\n%s", err, out)
+	}
+
+	h := testenv.StartHello(t, nil)
+	probe := exec.Command(bin, "healthcheck")
+	probe.Env = []string{"HELLO_ADDR=" + strings.TrimPrefix(h.URL, "http://")}
+	if out, err := probe.CombinedOutput(); err != nil {
+		t.Fatalf("healthcheck against a running service: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	_ = ln.Close()
+	probe = exec.Command(bin, "healthcheck")
+	probe.Env = []string{"HELLO_ADDR=" + closed}
+	if err := probe.Run(); err == nil {
+		t.Fatal("healthcheck against nothing succeeded")
+	}
+}

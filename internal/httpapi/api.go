@@ -1,0 +1,105 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hellosvc/hello/internal/account"
+)
+
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func (s *server) apiHello(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"message": "Hello, World!"})
+}
+
+func (s *server) apiSignup(w http.ResponseWriter, r *http.Request) {
+	var c credentials
+	if err := decodeJSON(r, &c); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	a, err := s.accounts.Signup(r.Context(), c.Username, c.Password)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"username": a.Username})
+}
+
+func (s *server) apiLogin(w http.ResponseWriter, r *http.Request) {
+	var c credentials
+	if err := decodeJSON(r, &c); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.login(r, c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.setSessionCookie(w, r, res)
+	writeJSON(w, http.StatusOK, map[string]string{"token": res.Token, "expires_at": res.ExpiresAt.Format(time.RFC3339)})
+}
+
+// login is the one path both the API and the form take into account.Service.Login.
+func (s *server) login(r *http.Request, c credentials) (account.LoginResult, error) {
+	res, err := s.accounts.Login(r.Context(), c.Username, c.Password)
+	outcome := "success"
+	if err != nil {
+		outcome = string(asCoded(err).Code)
+	}
+	s.metrics.logins.WithLabelValues(outcome).Inc()
+	return res, err
+}
+
+func (s *server) apiLogout(w http.ResponseWriter, r *http.Request) {
+	if err := s.accounts.Logout(r.Context(), sessionToken(r)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.clearSessionCookie(w, r)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) apiMe(w http.ResponseWriter, r *http.Request) {
+	a, err := s.accounts.Me(r.Context(), sessionToken(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"username": a.Username})
+}
+
+// sessionToken reads "Authorization: Bearer <token>", else the session cookie.
+func sessionToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if scheme, tok, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(tok)
+		}
+		return ""
+	}
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+func (s *server) setSessionCookie(w http.ResponseWriter, r *http.Request, res account.LoginResult) {
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: res.Token, Path: "/", Expires: res.ExpiresAt,
+		MaxAge: int(time.Until(res.ExpiresAt).Seconds()), HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: s.resolver.IsHTTPS(r),
+	})
+}
+
+func (s *server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: s.resolver.IsHTTPS(r),
+	})
+}

@@ -1,0 +1,130 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/hellosvc/hello/internal/account"
+)
+
+// Transport-level error codes, known only to the HTTP layer.
+const (
+	codeRequestTooLarge      account.Code = "request_too_large"
+	codeUnsupportedMediaType account.Code = "unsupported_media_type"
+	codeNotFound             account.Code = "not_found"
+	codeMethodNotAllowed     account.Code = "method_not_allowed"
+	codeForbidden            account.Code = "forbidden"
+)
+
+// statusOf is the one table from error codes to HTTP statuses.
+var statusOf = map[account.Code]int{
+	account.CodeInvalidRequest:     http.StatusBadRequest,
+	account.CodeUsernameTaken:      http.StatusConflict,
+	account.CodeInvalidCredentials: http.StatusUnauthorized,
+	account.CodeUnauthenticated:    http.StatusUnauthorized,
+	account.CodeBusy:               http.StatusServiceUnavailable,
+	account.CodeNotReady:           http.StatusServiceUnavailable,
+	account.CodeStorageUnavailable: http.StatusServiceUnavailable,
+	account.CodeInternal:           http.StatusInternalServerError,
+	codeRequestTooLarge:            http.StatusRequestEntityTooLarge,
+	codeUnsupportedMediaType:       http.StatusUnsupportedMediaType,
+	codeNotFound:                   http.StatusNotFound,
+	codeMethodNotAllowed:           http.StatusMethodNotAllowed,
+	codeForbidden:                  http.StatusForbidden,
+}
+
+var (
+	errNotFound         = account.Errorf(codeNotFound, "no such route")
+	errMethodNotAllowed = account.Errorf(codeMethodNotAllowed, "method not allowed on this route")
+	errTooLarge         = account.Errorf(codeRequestTooLarge, "request body is larger than 1 MiB")
+)
+
+// asCoded returns err as an *account.Error; anything without a code is an internal error.
+func asCoded(err error) *account.Error {
+	var e *account.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return errTooLarge
+	}
+	return &account.Error{Code: account.CodeInternal, Message: "internal error", Err: err}
+}
+
+func status(e *account.Error) int {
+	if st, ok := statusOf[e.Code]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+// fail answers with the error: JSON under /api/ (and for probes), an HTML page elsewhere.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := asCoded(err)
+	s.logError(r, e)
+	if wantsHTML(r) {
+		s.renderError(w, r, e)
+		return
+	}
+	writeJSONError(w, e)
+}
+
+func (s *server) logError(r *http.Request, e *account.Error) {
+	level := slog.LevelDebug
+	if status(e) >= 500 {
+		level = slog.LevelWarn
+		if e.Code == account.CodeInternal {
+			level = slog.LevelError
+		}
+	}
+	s.log.Log(r.Context(), level, "request failed", "code", e.Code, "err", e)
+}
+
+func writeJSONError(w http.ResponseWriter, e *account.Error) {
+	body := map[string]any{"error": e.Code, "message": e.Message}
+	if e.Detail != nil {
+		if extra, err := toMap(e.Detail); err == nil {
+			for k, v := range extra {
+				if k != "error" && k != "message" {
+					body[k] = v
+				}
+			}
+		}
+	}
+	setRetryAfter(w, e)
+	writeJSON(w, status(e), body)
+}
+
+func setRetryAfter(w http.ResponseWriter, e *account.Error) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+}
+
+func toMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
+}
+
+// wantsHTML: everything outside /api/ and the probes is a page.
+func wantsHTML(r *http.Request) bool {
+	p := r.URL.Path
+	return !strings.HasPrefix(p, "/api/") && p != "/api" && p != "/healthz" && p != "/readyz"
+}

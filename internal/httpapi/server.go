@@ -1,0 +1,119 @@
+// Package httpapi is hello's HTTP face: the JSON API, the server-rendered pages, health
+// probes and the middleware around them. routes.go lists every route.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hellosvc/hello/internal/account"
+	"github.com/hellosvc/hello/internal/realip"
+	"github.com/hellosvc/hello/web"
+)
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 1 << 20
+
+// SessionCookie is the name of the session cookie.
+const SessionCookie = "hello_session"
+
+// Deps are the server's dependencies.
+type Deps struct {
+	Accounts *account.Service
+	Logger   *slog.Logger
+	Metrics  prometheus.Registerer
+	Resolver *realip.Resolver
+	// Ready reports whether the service can serve traffic (GET /readyz).
+	Ready func(ctx context.Context) Readiness
+}
+
+// Readiness is the answer of GET /readyz.
+type Readiness struct {
+	Ready  bool              // false: 503 not_ready
+	Status string            // "ok", or "degraded" while serving with reduced guarantees
+	Checks map[string]string // per dependency: "ok" or what is wrong
+}
+
+type server struct {
+	accounts *account.Service
+	log      *slog.Logger
+	resolver *realip.Resolver
+	ready    func(ctx context.Context) Readiness
+	pages    *web.Pages
+	metrics  *httpMetrics
+	mux      *http.ServeMux
+}
+
+// NewServer returns the public HTTP handler.
+func NewServer(d Deps) (http.Handler, error) {
+	if d.Accounts == nil || d.Logger == nil || d.Metrics == nil || d.Resolver == nil || d.Ready == nil {
+		return nil, errors.New("httpapi: every field of Deps is required")
+	}
+	pages, err := web.Parse()
+	if err != nil {
+		return nil, err
+	}
+	m, err := newHTTPMetrics(d.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{
+		accounts: d.Accounts, log: d.Logger, resolver: d.Resolver, ready: d.Ready,
+		pages: pages, metrics: m, mux: http.NewServeMux(),
+	}
+	s.routes()
+	var h http.Handler = http.HandlerFunc(s.dispatch)
+	h = crossOriginProtection(h, s)
+	h = s.limitBody(h)
+	h = s.observe(h)
+	h = s.recoverPanics(h)
+	return h, nil
+}
+
+// dispatch routes the request, answering unknown routes and wrong methods itself: JSON under
+// /api/, HTML elsewhere, instead of the mux's plain text.
+func (s *server) dispatch(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	// No route matched: h is the mux's own 404, 405 or redirect. Learn which, then answer.
+	probe := &headerOnly{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	switch probe.status {
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		s.fail(w, r, errMethodNotAllowed)
+	case http.StatusNotFound:
+		s.fail(w, r, errNotFound)
+	default: // a redirect to the canonical path
+		for k, v := range probe.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(probe.status)
+	}
+}
+
+// headerOnly records the status and headers a handler writes and drops the body.
+type headerOnly struct {
+	header http.Header
+	status int
+}
+
+func (h *headerOnly) Header() http.Header { return h.header }
+func (h *headerOnly) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return len(b), nil
+}
+func (h *headerOnly) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
