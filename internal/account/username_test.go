@@ -13,7 +13,7 @@ func TestNormalizeUsername(t *testing.T) {
 		{"alice", "alice", true},
 		{"Alice", "alice", true},
 		{"ＡＬＩＣＥ", "alice", true}, // fullwidth letters fold to the same name
-		{"ﬁsh", "fish", true},     // ligature decomposes under NFKC
+		{"ﬁsh", "fish", true},    // ligature decomposes under NFKC
 		{"Straße", "strasse", true},
 		{"józef.k_9-x", "józef.k_9-x", true},
 		{"Ӑ123", "ӑ123", true},

@@ -53,16 +53,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	var draining atomic.Bool
 	handler, err := httpapi.NewServer(httpapi.Deps{
 		Accounts: accounts, Logger: log, Metrics: reg, Resolver: realip.New(cfg.TrustedProxies),
-		Ready: func(ctx context.Context) httpapi.Readiness {
-			if draining.Load() {
-				return httpapi.Readiness{Checks: map[string]string{"server": "shutting down"}}
-			}
-			if err := accounts.Ready(ctx); err != nil {
-				log.WarnContext(ctx, "storage not ready", "err", err)
-				return httpapi.Readiness{Checks: map[string]string{"storage": "unavailable"}}
-			}
-			return httpapi.Readiness{Ready: true, Status: "ok", Checks: map[string]string{"storage": "ok"}}
-		},
+		Ready: readiness(st, &draining, log),
 	})
 	if err != nil {
 		return err

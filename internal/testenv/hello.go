@@ -163,4 +163,3 @@ func (l *LogBuffer) Contains(s string) bool {
 }
 
 var _ io.Writer = (*LogBuffer)(nil)
-
