@@ -42,7 +42,7 @@ const (
 func Parse() (*Pages, error) {
 	p := &Pages{pages: map[string]*template.Template{}}
 	for _, name := range []string{Index, Signup, Login, NotFound, Error} {
-		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/captcha.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing template %s: %w", name, err)
 		}

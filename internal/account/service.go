@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"time"
 )
 
@@ -19,6 +20,7 @@ type Service struct {
 	random    io.Reader
 	ttl       time.Duration
 	log       *slog.Logger
+	guard     Guard
 	dummyHash string
 }
 
@@ -30,6 +32,7 @@ type Options struct {
 	Now        func() time.Time // default time.Now
 	Random     io.Reader        // default crypto/rand
 	Logger     *slog.Logger     // default slog.Default()
+	Guard      Guard            // default: admits everything
 }
 
 // NewService builds a Service. It hashes one throw-away password up front: logins for unknown
@@ -38,7 +41,10 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	if o.Store == nil || o.Hasher == nil {
 		return nil, errors.New("account: Store and Hasher are required")
 	}
-	s := &Service{store: o.Store, hasher: o.Hasher, now: o.Now, random: o.Random, ttl: o.SessionTTL, log: o.Logger}
+	s := &Service{store: o.Store, hasher: o.Hasher, now: o.Now, random: o.Random, ttl: o.SessionTTL, log: o.Logger, guard: o.Guard}
+	if s.guard == nil {
+		s.guard = openGuard{}
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -59,16 +65,28 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	return s, nil
 }
 
+// Request is a signup or login request as the HTTP layer received it.
+type Request struct {
+	Username string
+	Password string
+	Sender   netip.Addr
+	Device   string // device cookie, login only
+	Captcha  CaptchaAnswer
+}
+
 // Signup creates an account and returns it.
-func (s *Service) Signup(ctx context.Context, username, password string) (Account, error) {
-	name, err := NormalizeUsername(username)
+func (s *Service) Signup(ctx context.Context, r Request) (Account, error) {
+	name, err := NormalizeUsername(r.Username)
 	if err != nil {
 		return Account{}, err
 	}
-	if err := ValidatePassword(password); err != nil {
+	if err := ValidatePassword(r.Password); err != nil {
 		return Account{}, err
 	}
-	hash, err := s.hasher.Hash(ctx, password)
+	if err := s.guard.CheckSignup(ctx, Attempt{Username: name, Sender: r.Sender, Captcha: r.Captcha}); err != nil {
+		return Account{}, err
+	}
+	hash, err := s.hasher.Hash(ctx, r.Password)
 	if err != nil {
 		return Account{}, err
 	}
@@ -87,24 +105,46 @@ type LoginResult struct {
 	Username  string
 	Token     string
 	ExpiresAt time.Time
+	Device    string // a device cookie value to set, or ""
 }
 
 var errInvalidCredentials = Errorf(CodeInvalidCredentials, "invalid username or password")
 
-// Login checks a username and password and opens a session. An unknown name and a wrong
-// password give the same error after the same work (one argon2id verification).
-func (s *Service) Login(ctx context.Context, username, password string) (LoginResult, error) {
-	name, err := NormalizeUsername(username)
+// Login checks a username and password and opens a session. The guard decides first, before
+// any hash or storage read. An unknown name and a wrong password give the same error after the
+// same work (one argon2id verification).
+func (s *Service) Login(ctx context.Context, r Request) (LoginResult, error) {
+	name, err := NormalizeUsername(r.Username)
 	if err != nil {
 		return LoginResult{}, err
 	}
-	if err := ValidatePassword(password); err != nil {
+	if err := ValidatePassword(r.Password); err != nil {
 		return LoginResult{}, err
 	}
+	ticket, err := s.guard.BeginLogin(ctx, Attempt{Username: name, Password: r.Password, Sender: r.Sender, Device: r.Device, Captcha: r.Captcha})
+	if err != nil {
+		return LoginResult{}, err
+	}
+	res, ok, err := s.verifyAndOpen(ctx, name, r.Password)
+	switch {
+	case err != nil:
+		ticket.Abandon(ctx)
+		return LoginResult{}, err
+	case !ok:
+		ticket.Failed(ctx)
+		return LoginResult{}, errInvalidCredentials
+	}
+	res.Device = ticket.Succeeded(ctx)
+	return res, nil
+}
+
+// verifyAndOpen checks the password and, when it is right, opens a session. ok is false for an
+// unknown name or a wrong password; err is set when no verdict could be reached.
+func (s *Service) verifyAndOpen(ctx context.Context, name, password string) (LoginResult, bool, error) {
 	acct, err := s.store.GetAccount(ctx, name)
 	found := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return LoginResult{}, storeError("loading account", err)
+		return LoginResult{}, false, storeError("loading account", err)
 	}
 	hash := s.dummyHash
 	if found {
@@ -112,23 +152,23 @@ func (s *Service) Login(ctx context.Context, username, password string) (LoginRe
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, password, hash)
 	if err != nil {
-		return LoginResult{}, err
+		return LoginResult{}, false, err
 	}
 	if !found || !ok {
-		return LoginResult{}, errInvalidCredentials
+		return LoginResult{}, false, nil
 	}
 	if rehash {
 		s.upgradeHash(ctx, name, password)
 	}
 	token, tokenHash, err := newToken(s.random, name)
 	if err != nil {
-		return LoginResult{}, err
+		return LoginResult{}, false, err
 	}
 	expires := s.now().Add(s.ttl).UTC().Truncate(time.Second)
 	if err := s.store.CreateSession(ctx, Session{TokenHash: tokenHash, Username: name, ExpiresAt: expires}); err != nil {
-		return LoginResult{}, storeError("creating session", err)
+		return LoginResult{}, false, storeError("creating session", err)
 	}
-	return LoginResult{Username: name, Token: token, ExpiresAt: expires}, nil
+	return LoginResult{Username: name, Token: token, ExpiresAt: expires}, true, nil
 }
 
 // upgradeHash stores a hash made with the current parameters. A failure only delays the

@@ -15,8 +15,9 @@ type healthReporter interface {
 }
 
 // readiness builds GET /readyz's answer: not ready while draining or when no storage answers;
-// "degraded" while part of it is down.
-func readiness(st store, draining *atomic.Bool, log *slog.Logger) func(ctx context.Context) httpapi.Readiness {
+// "degraded" while part of the storage is down or the shared limiter store is away (the
+// service still protects logins with its local fallback then).
+func readiness(st store, limiter func() string, draining *atomic.Bool, log *slog.Logger) func(ctx context.Context) httpapi.Readiness {
 	return func(ctx context.Context) httpapi.Readiness {
 		if draining.Load() {
 			return httpapi.Readiness{Checks: map[string]string{"server": "shutting down"}}
@@ -41,6 +42,10 @@ func readiness(st store, draining *atomic.Bool, log *slog.Logger) func(ctx conte
 		}
 		if up == 0 {
 			rd.Ready = false
+		}
+		rd.Checks["limiter"] = limiter()
+		if rd.Checks["limiter"] != "ok" {
+			rd.Status = "degraded"
 		}
 		return rd
 	}

@@ -39,21 +39,32 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		log.Info("migrations applied", "applied", n)
 	}
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	prot, err := newProtection(ctx, cfg, log, reg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := prot.close(); err != nil {
+			log.Error("closing the limiter store", "err", err)
+		}
+	}()
+
 	hasher := account.NewHasher(account.Argon2Params{
 		MemoryKiB: cfg.Hash.MemoryKiB, Time: cfg.Hash.Time, Threads: cfg.Hash.Threads, SaltLen: 16, KeyLen: 32,
 	}, cfg.Hash.Concurrency, cfg.Hash.Wait)
-	accounts, err := account.NewService(ctx, account.Options{Store: st, Hasher: hasher, SessionTTL: cfg.SessionTTL, Logger: log})
+	accounts, err := account.NewService(ctx, account.Options{Store: st, Hasher: hasher, SessionTTL: cfg.SessionTTL, Logger: log, Guard: prot.guard})
 	if err != nil {
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
 	var draining atomic.Bool
 	handler, err := httpapi.NewServer(httpapi.Deps{
 		Accounts: accounts, Logger: log, Metrics: reg, Resolver: realip.New(cfg.TrustedProxies),
-		Ready: readiness(st, &draining, log),
+		Guard: prot.guard, Captcha: prot.captcha,
+		Ready: readiness(st, prot.state, &draining, log),
 	})
 	if err != nil {
 		return err

@@ -6,11 +6,27 @@ import (
 	"time"
 
 	"github.com/hellosvc/hello/internal/account"
+	"github.com/hellosvc/hello/internal/guard"
 )
 
 type credentials struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
+	Username      string `json:"username"`
+	Password      string `json:"password"`
+	CaptchaID     string `json:"captcha_id"`
+	CaptchaAnswer string `json:"captcha_answer"`
+	CaptchaToken  string `json:"captcha_token"` // a Turnstile/hCaptcha/reCAPTCHA token
+}
+
+// request turns decoded credentials into the domain's request, adding who sent it.
+func (s *server) request(r *http.Request, c credentials) account.Request {
+	req := account.Request{
+		Username: c.Username, Password: c.Password, Sender: s.resolver.ClientIP(r),
+		Captcha: account.CaptchaAnswer{ID: c.CaptchaID, Answer: c.CaptchaAnswer, Token: c.CaptchaToken},
+	}
+	if ck, err := r.Cookie(DeviceCookie); err == nil {
+		req.Device = ck.Value
+	}
+	return req
 }
 
 func (s *server) apiHello(w http.ResponseWriter, _ *http.Request) {
@@ -23,7 +39,7 @@ func (s *server) apiSignup(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	a, err := s.accounts.Signup(r.Context(), c.Username, c.Password)
+	a, err := s.accounts.Signup(r.Context(), s.request(r, c))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -48,7 +64,7 @@ func (s *server) apiLogin(w http.ResponseWriter, r *http.Request) {
 
 // login is the one path both the API and the form take into account.Service.Login.
 func (s *server) login(r *http.Request, c credentials) (account.LoginResult, error) {
-	res, err := s.accounts.Login(r.Context(), c.Username, c.Password)
+	res, err := s.accounts.Login(r.Context(), s.request(r, c))
 	outcome := "success"
 	if err != nil {
 		outcome = string(asCoded(err).Code)
@@ -95,6 +111,12 @@ func (s *server) setSessionCookie(w http.ResponseWriter, r *http.Request, res ac
 		MaxAge: int(time.Until(res.ExpiresAt).Seconds()), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: s.resolver.IsHTTPS(r),
 	})
+	if res.Device != "" {
+		http.SetCookie(w, &http.Cookie{
+			Name: DeviceCookie, Value: res.Device, Path: "/", MaxAge: int(guard.DeviceCookieTTL.Seconds()),
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.resolver.IsHTTPS(r),
+		})
+	}
 }
 
 func (s *server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hellosvc/hello/internal/account"
+	"github.com/hellosvc/hello/internal/guard"
 	"github.com/hellosvc/hello/internal/reqid"
 )
 
@@ -118,4 +120,28 @@ func crossOriginProtection(next http.Handler, s *server) http.Handler {
 		s.fail(w, r, account.Errorf(codeForbidden, "cross-origin request refused"))
 	}))
 	return cop.Handler(next)
+}
+
+// limitSenders applies the per-sender limits before anything else is done for the request, so
+// a refusal costs microseconds. Every response carries the RateLimit-* headers.
+func (s *server) limitSenders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res, err := s.guard.Sender(r.Context(), s.resolver.ClientIP(r), isAuthRoute(r))
+		if err != nil {
+			// The limiter store fell over; the memory fallback answers Allow, so this is rare:
+			// serve the request rather than fail every visitor.
+			s.log.ErrorContext(r.Context(), "sender limit", "err", err)
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("RateLimit-Limit", strconv.Itoa(res.Limit))
+		h.Set("RateLimit-Remaining", strconv.Itoa(res.Remaining))
+		h.Set("RateLimit-Reset", strconv.Itoa(int(math.Ceil(res.ResetAfter.Seconds()))))
+		if !res.Allowed {
+			s.fail(w, r, guard.RateLimited(res))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/hellosvc/hello/internal/account"
+	"github.com/hellosvc/hello/internal/captcha"
 	"github.com/hellosvc/hello/web"
 )
 
@@ -16,6 +17,7 @@ type pageData struct {
 	Username string // the name typed into a form, shown again after an error
 	Error    string
 	Notice   string
+	Captcha  *captcha.Challenge // shown on the form when set
 }
 
 func (s *server) render(w http.ResponseWriter, r *http.Request, code int, page string, d pageData) {
@@ -55,7 +57,7 @@ func (s *server) pageIndex(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) pageSignup(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, web.Signup, pageData{Title: "Sign up", User: s.currentUser(r)})
+	s.render(w, r, http.StatusOK, web.Signup, pageData{Title: "Sign up", User: s.currentUser(r), Captcha: s.freshChallenge(r)})
 }
 
 func (s *server) pageLogin(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +79,16 @@ func (s *server) formCredentials(w http.ResponseWriter, r *http.Request) (creden
 		}
 		return credentials{}, false
 	}
-	return credentials{Username: r.PostForm.Get("username"), Password: r.PostForm.Get("password")}, true
+	c := credentials{
+		Username: r.PostForm.Get("username"), Password: r.PostForm.Get("password"),
+		CaptchaID: r.PostForm.Get("captcha_id"), CaptchaAnswer: r.PostForm.Get("captcha_answer"),
+	}
+	for _, field := range captcha.FormFields {
+		if tok := r.PostForm.Get(field); tok != "" {
+			c.CaptchaToken = tok
+		}
+	}
+	return c, true
 }
 
 func (s *server) pageSignupSubmit(w http.ResponseWriter, r *http.Request) {
@@ -85,11 +96,13 @@ func (s *server) pageSignupSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := s.accounts.Signup(r.Context(), c.Username, c.Password); err != nil {
-		e := asCoded(err)
-		s.logError(r, e)
-		setRetryAfter(w, e)
-		s.render(w, r, status(e), web.Signup, pageData{Title: "Sign up", Username: c.Username, Error: e.Message})
+	if _, err := s.accounts.Signup(r.Context(), s.request(r, c)); err != nil {
+		// Any captcha sent was spent: the form always comes back with a new one.
+		ch := challengeOf(err)
+		if ch == nil {
+			ch = s.freshChallenge(r)
+		}
+		s.formError(w, r, web.Signup, pageData{Title: "Sign up", Username: c.Username, Captcha: ch}, err)
 		return
 	}
 	http.Redirect(w, r, "/login?signed_up=1", http.StatusSeeOther)
@@ -102,14 +115,24 @@ func (s *server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.login(r, c)
 	if err != nil {
-		e := asCoded(err)
-		s.logError(r, e)
-		setRetryAfter(w, e)
-		s.render(w, r, status(e), web.Login, pageData{Title: "Log in", Username: c.Username, Error: e.Message})
+		ch := challengeOf(err)
+		if ch == nil && (account.CodeOf(err) == account.CodeInvalidCredentials || c.CaptchaID != "") {
+			ch = s.freshChallenge(r) // after a failure the next try will need one
+		}
+		s.formError(w, r, web.Login, pageData{Title: "Log in", Username: c.Username, Captcha: ch}, err)
 		return
 	}
 	s.setSessionCookie(w, r, res)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// formError shows the form again with the error, under the error's status.
+func (s *server) formError(w http.ResponseWriter, r *http.Request, page string, d pageData, err error) {
+	e := asCoded(err)
+	s.logError(r, e)
+	setRetryAfter(w, e)
+	d.Error = e.Message
+	s.render(w, r, status(e), page, d)
 }
 
 func (s *server) pageLogout(w http.ResponseWriter, r *http.Request) {

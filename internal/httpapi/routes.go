@@ -6,7 +6,8 @@ import (
 	"github.com/hellosvc/hello/web"
 )
 
-// routes declares every route of the public listener. GET routes answer HEAD too.
+// routes declares every route of the public listener. GET routes answer HEAD too. Every
+// route is behind the per-sender limit; authRoutes also behind the stricter one.
 func (s *server) routes() {
 	// JSON API
 	s.mux.HandleFunc("GET /api/hello", s.apiHello)
@@ -14,6 +15,8 @@ func (s *server) routes() {
 	s.mux.HandleFunc("POST /api/login", s.apiLogin)
 	s.mux.HandleFunc("POST /api/logout", s.apiLogout)
 	s.mux.HandleFunc("GET /api/me", s.apiMe)
+	s.mux.HandleFunc("POST /api/captcha", s.apiCaptcha)
+	s.mux.HandleFunc("GET /captcha/{file}", s.captchaMedia)
 
 	// Server-rendered pages
 	s.mux.HandleFunc("GET /{$}", s.pageIndex)
@@ -27,4 +30,16 @@ func (s *server) routes() {
 	// Probes
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+}
+
+// isAuthRoute reports whether r is a signup or login submission (API or form).
+func isAuthRoute(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	switch r.URL.Path {
+	case "/api/signup", "/api/login", "/signup", "/login":
+		return true
+	}
+	return false
 }

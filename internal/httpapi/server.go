@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hellosvc/hello/internal/account"
+	"github.com/hellosvc/hello/internal/captcha"
+	"github.com/hellosvc/hello/internal/guard"
 	"github.com/hellosvc/hello/internal/realip"
 	"github.com/hellosvc/hello/web"
 )
@@ -18,8 +20,11 @@ import (
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 1 << 20
 
-// SessionCookie is the name of the session cookie.
-const SessionCookie = "hello_session"
+// Cookie names.
+const (
+	SessionCookie = "hello_session"
+	DeviceCookie  = "hello_device"
+)
 
 // Deps are the server's dependencies.
 type Deps struct {
@@ -27,6 +32,8 @@ type Deps struct {
 	Logger   *slog.Logger
 	Metrics  prometheus.Registerer
 	Resolver *realip.Resolver
+	Guard    *guard.Guard
+	Captcha  *captcha.Service // nil when captchas are off
 	// Ready reports whether the service can serve traffic (GET /readyz).
 	Ready func(ctx context.Context) Readiness
 }
@@ -42,6 +49,8 @@ type server struct {
 	accounts *account.Service
 	log      *slog.Logger
 	resolver *realip.Resolver
+	guard    *guard.Guard
+	captcha  *captcha.Service
 	ready    func(ctx context.Context) Readiness
 	pages    *web.Pages
 	metrics  *httpMetrics
@@ -50,7 +59,7 @@ type server struct {
 
 // NewServer returns the public HTTP handler.
 func NewServer(d Deps) (http.Handler, error) {
-	if d.Accounts == nil || d.Logger == nil || d.Metrics == nil || d.Resolver == nil || d.Ready == nil {
+	if d.Accounts == nil || d.Logger == nil || d.Metrics == nil || d.Resolver == nil || d.Ready == nil || d.Guard == nil {
 		return nil, errors.New("httpapi: every field of Deps is required")
 	}
 	pages, err := web.Parse()
@@ -62,15 +71,16 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{
-		accounts: d.Accounts, log: d.Logger, resolver: d.Resolver, ready: d.Ready,
+		accounts: d.Accounts, log: d.Logger, resolver: d.Resolver, ready: d.Ready, guard: d.Guard, captcha: d.Captcha,
 		pages: pages, metrics: m, mux: http.NewServeMux(),
 	}
 	s.routes()
 	var h http.Handler = http.HandlerFunc(s.dispatch)
 	h = crossOriginProtection(h, s)
 	h = s.limitBody(h)
-	h = s.observe(h)
+	h = s.limitSenders(h)
 	h = s.recoverPanics(h)
+	h = s.observe(h)
 	return h, nil
 }
 

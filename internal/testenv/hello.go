@@ -21,6 +21,16 @@ import (
 // are tested in the account package.
 var FastHash = map[string]string{"HELLO_HASH_MEMORY": "64", "HELLO_HASH_TIME": "1"}
 
+// Secret is the HELLO_SECRET of test services, so tests can solve their captchas.
+const Secret = "test-secret-test-secret-test-secret-0123456789"
+
+// Unguarded turns the brute-force defaults out of the way of tests about something else:
+// captchas off, sender limits far above what a test sends. Guard tests set their own values.
+var Unguarded = map[string]string{
+	"HELLO_CAPTCHA": "off", "HELLO_SENDER_LIMIT": "1000000/1m", "HELLO_AUTH_SENDER_LIMIT": "1000000/1m",
+	"HELLO_LOGIN_MAX_FAILURES": "1000",
+}
+
 // Hello is a running hello service.
 type Hello struct {
 	URL      string // http://127.0.0.1:port of the public listener
@@ -31,8 +41,9 @@ type Hello struct {
 	done   chan error
 }
 
-// StartHello runs `hello serve` in-process on free ports with a fresh SQLite file (unless env
-// says otherwise) and waits until it listens. It is stopped when the test ends.
+// StartHello runs `hello serve` in-process on free ports with a fresh SQLite file, FastHash,
+// Unguarded and Secret (env overrides any of them) and waits until it listens. It is stopped
+// when the test ends.
 func StartHello(t testing.TB, env map[string]string) *Hello {
 	t.Helper()
 	vars := map[string]string{
@@ -40,8 +51,10 @@ func StartHello(t testing.TB, env map[string]string) *Hello {
 		"HELLO_ADMIN_ADDR": "127.0.0.1:0",
 		"HELLO_DB":         "sqlite:" + filepath.Join(t.TempDir(), "hello.db"),
 		"HELLO_LOG_LEVEL":  "debug",
+		"HELLO_SECRET":     Secret,
 	}
 	maps.Copy(vars, FastHash)
+	maps.Copy(vars, Unguarded)
 	maps.Copy(vars, env)
 	var environ []string
 	for _, k := range slices.Sorted(maps.Keys(vars)) {

@@ -1,0 +1,63 @@
+package account
+
+import (
+	"context"
+	"net/netip"
+)
+
+// Codes of refusals decided by the guard.
+const (
+	CodeRateLimited     Code = "rate_limited"
+	CodeTooManyAttempts Code = "too_many_attempts"
+	CodeCaptchaRequired Code = "captcha_required"
+	CodeCaptchaInvalid  Code = "captcha_invalid"
+	// CodeCaptchaUnavailable: the third-party captcha provider could not be asked.
+	CodeCaptchaUnavailable Code = "captcha_unavailable"
+)
+
+// CaptchaAnswer is what a client sends back for a captcha: a self-hosted challenge id and its
+// answer, or a third-party provider's token.
+type CaptchaAnswer struct {
+	ID     string
+	Answer string
+	Token  string
+}
+
+// Attempt describes who is trying to log in or sign up, for the guard.
+type Attempt struct {
+	Username string     // normalised
+	Password string     // login only: the guard keeps a keyed hash, never the password
+	Sender   netip.Addr // the client address (see realip)
+	Device   string     // the device cookie presented, if any
+	Captcha  CaptchaAnswer
+}
+
+// Guard decides, before any password hash or storage read, whether an attempt may proceed.
+// Refusals are *Error values (too_many_attempts, captcha_required, captcha_invalid, ...).
+type Guard interface {
+	BeginLogin(ctx context.Context, a Attempt) (LoginTicket, error)
+	CheckSignup(ctx context.Context, a Attempt) error
+}
+
+// LoginTicket is an admitted login attempt; exactly one of its methods is called.
+type LoginTicket interface {
+	// Succeeded records a successful login and returns a device cookie value for the user
+	// ("" when device cookies are off).
+	Succeeded(ctx context.Context) (device string)
+	// Failed records a wrong password.
+	Failed(ctx context.Context)
+	// Abandon forgets an attempt that ended without a verdict (storage down, server busy).
+	Abandon(ctx context.Context)
+}
+
+// openGuard admits everything: the Service's guard when none is configured.
+type openGuard struct{}
+
+func (openGuard) BeginLogin(context.Context, Attempt) (LoginTicket, error) { return openTicket{}, nil }
+func (openGuard) CheckSignup(context.Context, Attempt) error               { return nil }
+
+type openTicket struct{}
+
+func (openTicket) Succeeded(context.Context) string { return "" }
+func (openTicket) Failed(context.Context)           {}
+func (openTicket) Abandon(context.Context)          {}

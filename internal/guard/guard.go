@@ -1,0 +1,187 @@
+// Package guard protects hello against brute force: per-sender rate limits on every endpoint,
+// at most N failed logins per rolling window per username (or per trusted device), captchas
+// when an attack is likely, and single-use challenges. The policies live here, with no HTTP
+// types; the counters live in a Store (memory/ in-process, redis/ shared by every replica).
+package guard
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hellosvc/hello/internal/account"
+)
+
+// Config holds the policies' numbers.
+type Config struct {
+	SenderLimit     Rate // every request, per sender
+	AuthSenderLimit Rate // signup and login, per sender
+	// IPv6 senders are counted per /64, and again per /48 with the limit multiplied by this.
+	IPv6PrefixFactor int
+
+	LoginMaxFailures int           // distinct wrong passwords per window per name (or device)
+	LoginWindow      time.Duration // the rolling window
+	DeviceCookies    bool
+
+	Captcha                    bool
+	CaptchaAfterSenderFailures Rate // a sender with this many failed logins must solve captchas
+	CaptchaGlobalFailures      Rate // service-wide failures above this: everyone solves captchas
+}
+
+// Captcha verifies captcha answers and issues fresh challenges (see package captcha).
+type Captcha interface {
+	// Verify checks an answer; a wrong, expired, tampered or re-used answer is an error.
+	Verify(ctx context.Context, a account.CaptchaAnswer, sender netip.Addr) error
+	// Challenge returns a fresh challenge for the client, as JSON-ready data.
+	Challenge() (any, error)
+}
+
+// Guard applies the policies. It implements account.Guard.
+type Guard struct {
+	store   Store
+	cfg     Config
+	captcha Captcha
+	keys    keys
+	now     func() time.Time
+	log     *slog.Logger
+	metrics *metrics
+}
+
+var _ account.Guard = (*Guard)(nil)
+
+// Options are the Guard's dependencies.
+type Options struct {
+	Store   Store
+	Config  Config
+	Captcha Captcha // required when Config.Captcha is on
+	Secret  []byte  // HELLO_SECRET: keys guess hashes and device cookies
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Metrics prometheus.Registerer
+}
+
+// New returns a Guard.
+func New(o Options) (*Guard, error) {
+	if o.Store == nil || o.Logger == nil || o.Metrics == nil || len(o.Secret) == 0 {
+		return nil, errors.New("guard: Store, Logger, Metrics and Secret are required")
+	}
+	if o.Config.Captcha && o.Captcha == nil {
+		return nil, errors.New("guard: captchas are on but no Captcha was given")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Config.IPv6PrefixFactor < 1 {
+		o.Config.IPv6PrefixFactor = 1
+	}
+	m, err := newMetrics(o.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	return &Guard{store: o.Store, cfg: o.Config, captcha: o.Captcha, keys: deriveKeys(o.Secret), now: o.Now, log: o.Logger, metrics: m}, nil
+}
+
+// keys are independent sub-keys of HELLO_SECRET, one per use.
+type keys struct {
+	guess, device []byte
+}
+
+func deriveKeys(secret []byte) keys {
+	sub := func(label string) []byte {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte("hello guard " + label))
+		return m.Sum(nil)
+	}
+	return keys{guess: sub("guess"), device: sub("device")}
+}
+
+// Sender applies the per-sender limits to one request and returns the tightest result.
+// auth is true for signup and login, which have a stricter limit of their own.
+func (g *Guard) Sender(ctx context.Context, ip netip.Addr, auth bool) (RateResult, error) {
+	res, err := g.senderLimit(ctx, "s", ip, g.cfg.SenderLimit)
+	if err != nil || !res.Allowed || !auth {
+		g.metrics.decision("sender", res.Allowed, err)
+		return res, err
+	}
+	ares, err := g.senderLimit(ctx, "a", ip, g.cfg.AuthSenderLimit)
+	g.metrics.decision("auth_sender", ares.Allowed, err)
+	if err != nil {
+		return res, err
+	}
+	return tighter(res, ares), nil
+}
+
+// senderLimit counts ip once, or for IPv6 once per /64 and once per /48 (higher limit), so
+// rotating addresses inside one allocation does not buy more tries.
+func (g *Guard) senderLimit(ctx context.Context, kind string, ip netip.Addr, r Rate) (RateResult, error) {
+	if !ip.Is6() {
+		return g.store.Allow(ctx, kind+":"+ip.String(), r)
+	}
+	p64, _ := ip.Prefix(64)
+	res, err := g.store.Allow(ctx, kind+":"+p64.String(), r)
+	if err != nil || !res.Allowed {
+		return res, err
+	}
+	p48, _ := ip.Prefix(48)
+	wide := Rate{Count: r.Count * g.cfg.IPv6PrefixFactor, Period: r.Period}
+	res48, err := g.store.Allow(ctx, kind+":"+p48.String(), wide)
+	if err != nil {
+		return res, err
+	}
+	return tighter(res, res48), nil
+}
+
+// tighter returns the more restrictive of two results (a refusal wins; then fewer remaining).
+func tighter(a, b RateResult) RateResult {
+	switch {
+	case !a.Allowed:
+		return a
+	case !b.Allowed:
+		return b
+	case float64(b.Remaining)/float64(max(b.Limit, 1)) < float64(a.Remaining)/float64(max(a.Limit, 1)):
+		return b
+	}
+	return a
+}
+
+// RateLimited is the refusal for a sender over its limit.
+func RateLimited(r RateResult) *account.Error {
+	return &account.Error{Code: account.CodeRateLimited, Message: "too many requests, slow down", RetryAfter: max(r.RetryAfter, time.Second)}
+}
+
+func (g *Guard) guess(username, password string) Guess {
+	m := hmac.New(sha256.New, g.keys.guess)
+	m.Write([]byte(username))
+	m.Write([]byte{0})
+	m.Write([]byte(password))
+	var out Guess
+	copy(out[:], m.Sum(nil))
+	return out
+}
+
+// senderKey groups IPv6 senders by /64 for failure counting.
+func senderKey(ip netip.Addr) string {
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+func userKey(name string) string { return "u:" + name }
+
+const globalFailuresKey = "global:failures"
+
+func (g *Guard) storeFailure(ctx context.Context, op string, err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return &account.Error{Code: account.CodeStorageUnavailable, Message: "login is temporarily unavailable, try again shortly", RetryAfter: time.Second, Err: err}
+	}
+	return &account.Error{Code: account.CodeInternal, Message: "internal error", Err: fmt.Errorf("guard %s: %w", op, err)}
+}

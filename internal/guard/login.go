@@ -1,0 +1,157 @@
+package guard
+
+import (
+	"context"
+	"time"
+
+	"github.com/hellosvc/hello/internal/account"
+)
+
+// BeginLogin admits or refuses a login attempt before any password hash or storage read:
+//
+//  1. the budget: the name's sliding log of distinct wrong passwords, or, with a valid device
+//     cookie for that name, the device's own log (so an attacker cannot lock the owner out);
+//  2. the captcha, when the budget has a failure in it, the sender has failed often, or the
+//     whole service is under a credential-stuffing wave;
+//  3. the atomic reservation of this guess in the log: the check and the count are one step,
+//     so parallel attempts cannot slip past the limit.
+func (g *Guard) BeginLogin(ctx context.Context, a account.Attempt) (account.LoginTicket, error) {
+	key := userKey(a.Username)
+	trusted := false
+	if g.cfg.DeviceCookies {
+		if dev, ok := g.parseDevice(a.Device, a.Username); ok {
+			key, trusted = deviceKey(dev), true
+		}
+	}
+	peek, err := g.store.Peek(ctx, key, g.cfg.LoginMaxFailures, g.cfg.LoginWindow)
+	if err != nil {
+		return nil, g.storeFailure(ctx, "peek", err)
+	}
+	if peek.Failures >= g.cfg.LoginMaxFailures {
+		g.metrics.decision("login", false, nil)
+		return nil, tooManyAttempts(peek.RetryAfter)
+	}
+	if err := g.loginCaptcha(ctx, a, peek.Failures, trusted); err != nil {
+		return nil, err
+	}
+	guess := g.guess(a.Username, a.Password)
+	res, err := g.store.Attempt(ctx, key, guess, g.cfg.LoginMaxFailures, g.cfg.LoginWindow)
+	if err != nil {
+		return nil, g.storeFailure(ctx, "attempt", err)
+	}
+	g.metrics.decision("login", res.Allowed, nil)
+	if !res.Allowed {
+		return nil, tooManyAttempts(res.RetryAfter)
+	}
+	return &ticket{g: g, a: a, key: key, guess: guess, trusted: trusted}, nil
+}
+
+func tooManyAttempts(retry time.Duration) *account.Error {
+	return &account.Error{Code: account.CodeTooManyAttempts, Message: "too many failed logins for this account; try again later",
+		RetryAfter: max(retry, time.Second)}
+}
+
+// loginCaptcha demands a solved captcha when an attack is likely.
+func (g *Guard) loginCaptcha(ctx context.Context, a account.Attempt, failures int, trusted bool) error {
+	if !g.cfg.Captcha {
+		return nil
+	}
+	need := failures > 0
+	if !need && !trusted {
+		n, err := g.store.Count(ctx, senderFailuresKey(a), g.cfg.CaptchaAfterSenderFailures.Period)
+		if err != nil {
+			return g.storeFailure(ctx, "count", err)
+		}
+		need = n >= g.cfg.CaptchaAfterSenderFailures.Count
+	}
+	if !need {
+		n, err := g.store.Count(ctx, globalFailuresKey, g.cfg.CaptchaGlobalFailures.Period)
+		if err != nil {
+			return g.storeFailure(ctx, "count", err)
+		}
+		need = n >= g.cfg.CaptchaGlobalFailures.Count
+	}
+	if !need {
+		return nil
+	}
+	return g.checkCaptcha(ctx, a)
+}
+
+// CheckSignup requires a solved captcha on every signup when captchas are on.
+func (g *Guard) CheckSignup(ctx context.Context, a account.Attempt) error {
+	if !g.cfg.Captcha {
+		return nil
+	}
+	return g.checkCaptcha(ctx, a)
+}
+
+func (g *Guard) checkCaptcha(ctx context.Context, a account.Attempt) error {
+	code, msg := account.CodeCaptchaRequired, "solve the captcha to continue"
+	if a.Captcha != (account.CaptchaAnswer{}) {
+		err := g.captcha.Verify(ctx, a.Captcha, a.Sender)
+		if err == nil {
+			g.metrics.decision("captcha", true, nil)
+			return nil
+		}
+		if account.CodeOf(err) != account.CodeCaptchaInvalid {
+			return err // the check itself failed: no verdict on the answer
+		}
+		code, msg = account.CodeCaptchaInvalid, "the captcha answer is wrong or expired; try the new one"
+	}
+	g.metrics.decision("captcha", false, nil)
+	ch, err := g.captcha.Challenge()
+	if err != nil {
+		return &account.Error{Code: account.CodeInternal, Message: "internal error", Err: err}
+	}
+	return &account.Error{Code: code, Message: msg, Detail: map[string]any{"captcha": ch}}
+}
+
+func senderFailuresKey(a account.Attempt) string { return "sf:" + senderKey(a.Sender) }
+
+// ticket is an admitted attempt whose guess is already reserved in the log.
+type ticket struct {
+	g       *Guard
+	a       account.Attempt
+	key     string
+	guess   Guess
+	trusted bool
+}
+
+// Succeeded clears the failures of the name (or device) and issues a device cookie.
+func (t *ticket) Succeeded(ctx context.Context) string {
+	if err := t.g.store.Clear(ctx, t.key); err != nil {
+		t.g.log.WarnContext(ctx, "clearing login failures", "err", err)
+	}
+	t.g.metrics.outcome("success")
+	if !t.g.cfg.DeviceCookies {
+		return ""
+	}
+	return t.g.issueDevice(t.a.Username, t.a.Device)
+}
+
+// Failed keeps the reserved guess in the log and counts the failure for the captcha triggers.
+func (t *ticket) Failed(ctx context.Context) {
+	t.g.metrics.outcome("failure")
+	for _, k := range []string{senderFailuresKey(t.a), globalFailuresKey} {
+		window := t.g.cfg.CaptchaAfterSenderFailures.Period
+		if k == globalFailuresKey {
+			window = t.g.cfg.CaptchaGlobalFailures.Period
+		}
+		if _, err := t.g.store.Hit(ctx, k, window); err != nil {
+			t.g.log.WarnContext(ctx, "counting a login failure", "err", err)
+		}
+	}
+	peek, err := t.g.store.Peek(ctx, t.key, t.g.cfg.LoginMaxFailures, t.g.cfg.LoginWindow)
+	if err == nil && peek.Failures >= t.g.cfg.LoginMaxFailures {
+		t.g.metrics.lockouts.Inc()
+		t.g.log.WarnContext(ctx, "login locked", "username", t.a.Username, "trusted_device", t.trusted,
+			"sender", t.a.Sender.String(), "failures", peek.Failures, "retry_after_s", int(peek.RetryAfter.Seconds()))
+	}
+}
+
+// Abandon releases the reserved guess: no verdict was reached, so it is not a failure.
+func (t *ticket) Abandon(ctx context.Context) {
+	if err := t.g.store.Forget(ctx, t.key, t.guess); err != nil {
+		t.g.log.WarnContext(ctx, "releasing a login attempt", "err", err)
+	}
+}

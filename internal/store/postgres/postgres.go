@@ -1,0 +1,347 @@
+// Package postgres implements account.Store on PostgreSQL (pgx, pgxpool). DB is one database:
+// its pool, its schema, and every statement, each of which checks in the same round trip that
+// the database serves the row's logical shard. Store is the single-database (vertical) mode on
+// top of DB; internal/shard builds the sharded mode on many DBs.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hellosvc/hello/internal/account"
+	"github.com/hellosvc/hello/internal/store/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Options configure one database connection pool.
+type Options struct {
+	// DSN is a postgres:// URL or key=value string; TLS follows its sslmode.
+	DSN string
+	// Password is used when the DSN carries none (HELLO_DB_PASSWORD).
+	Password string
+	// MaxConns is the pool size (0: pgx's default).
+	MaxConns int
+	// ConnectTimeout bounds establishing one connection (0: the DSN's connect_timeout or none).
+	ConnectTimeout time.Duration
+	// StatementTimeout is the server-side statement_timeout (0: none).
+	StatementTimeout time.Duration
+	// Timeout is the deadline of one store call (HELLO_DB_TIMEOUT; 0: the caller's context only).
+	Timeout time.Duration
+	// Name identifies the database in errors and health reports.
+	Name string
+}
+
+// DB is one PostgreSQL database.
+type DB struct {
+	pool    *pgxpool.Pool
+	timeout time.Duration
+	name    string
+}
+
+// Open creates the pool. It does not connect: connections are made on first use, so a database
+// that is down does not stop the caller from starting.
+func Open(ctx context.Context, o Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(o.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("postgres %s: invalid DSN: %w", o.Name, redactErr(err))
+	}
+	if cfg.ConnConfig.Password == "" && o.Password != "" {
+		cfg.ConnConfig.Password = o.Password
+	}
+	if o.MaxConns > 0 {
+		cfg.MaxConns = int32(min(o.MaxConns, 1<<20))
+	}
+	if o.ConnectTimeout > 0 {
+		cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	}
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	// A commit returns only once its WAL record is flushed (and, with synchronous standbys
+	// configured, replicated): an acknowledged write is durable whatever the server default.
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "hello"
+	}
+	cfg.HealthCheckPeriod = 10 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres %s: %w", o.Name, redactErr(err))
+	}
+	name := o.Name
+	if name == "" {
+		name = cfg.ConnConfig.Host + "/" + cfg.ConnConfig.Database
+	}
+	return &DB{pool: pool, timeout: o.Timeout, name: name}, nil
+}
+
+// redactErr drops the text of DSN parse errors, which can quote the password.
+func redactErr(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return errors.New("cannot parse the connection string")
+	}
+	return err
+}
+
+// Name is the name the database was opened with.
+func (d *DB) Name() string { return d.name }
+
+// Close closes the pool.
+func (d *DB) Close() { d.pool.Close() }
+
+func (d *DB) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d.timeout > 0 {
+		return context.WithTimeout(ctx, d.timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+// wrap classifies an error: failures to reach or use the database (network, timeouts, server
+// shutting down, too many connections, lock timeouts, serialisation failures) wrap
+// account.ErrUnavailable, so callers answer 503 and retry; anything else is a bug or a
+// constraint violation and is returned as is.
+func (d *DB) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code[:2] {
+		case "08", "40", "53", "57", "58":
+			return fmt.Errorf("%w: postgres %s: %s: %w", account.ErrUnavailable, d.name, op, err)
+		}
+		if pgErr.Code == "55P03" { // lock_not_available
+			return fmt.Errorf("%w: postgres %s: %s: %w", account.ErrUnavailable, d.name, op, err)
+		}
+		return fmt.Errorf("postgres %s: %s: %w", d.name, op, err)
+	}
+	return fmt.Errorf("%w: postgres %s: %s: %w", account.ErrUnavailable, d.name, op, err)
+}
+
+// NotOwnerError says the database does not serve the logical shard: the caller's shard map is
+// stale (State ""), the shard is still being copied here ("incoming"), or it has been moved to
+// Peer ("moved").
+type NotOwnerError struct {
+	Database string
+	Logical  int
+	State    string
+	Peer     string
+}
+
+func (e *NotOwnerError) Error() string {
+	switch e.State {
+	case "moved":
+		return fmt.Sprintf("postgres %s: logical shard %d has moved to %s", e.Database, e.Logical, e.Peer)
+	case "incoming":
+		return fmt.Sprintf("postgres %s: logical shard %d is being moved here and is not served yet", e.Database, e.Logical)
+	}
+	return fmt.Sprintf("postgres %s: does not serve logical shard %d", e.Database, e.Logical)
+}
+
+// Migrate applies the embedded migrations this database has not seen yet, each in its own
+// transaction under an advisory lock, so replicas starting together apply each one once.
+func (d *DB) Migrate(ctx context.Context) (applied int, err error) {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return 0, err
+	}
+	migs, err := migrate.Load(sub)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range migs {
+		done, err := d.applyOne(ctx, m)
+		if err != nil {
+			return applied, err
+		}
+		if done {
+			applied++
+		}
+	}
+	return applied, nil
+}
+
+// migrationLock is the advisory lock key of schema changes ("hello" in ASCII).
+const migrationLock = 0x68656c6c6f
+
+func (d *DB) applyOne(ctx context.Context, m migrate.Migration) (bool, error) {
+	var done bool
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.Version).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			return err
+		}
+		done = true
+		return nil
+	})
+	if err != nil {
+		return false, d.wrap("migration "+m.Name, err)
+	}
+	return done, nil
+}
+
+// ownerRead is the common head of every statement: the logical shard's ownership row,
+// share-locked by writers so that a move's fence (FOR UPDATE) waits for them and stops them.
+const ownerRead = `SELECT state, peer FROM shard_owned WHERE logical_shard = $1::integer`
+
+// owned runs a statement whose first two result columns are the ownership state and peer of
+// logical shard l, and whose other columns go to dest.
+func (d *DB) owned(ctx context.Context, op string, l int, query string, args []any, dest ...any) error {
+	ctx, cancel := d.callCtx(ctx)
+	defer cancel()
+	var state, peer string
+	err := d.pool.QueryRow(ctx, query, args...).Scan(append([]any{&state, &peer}, dest...)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &NotOwnerError{Database: d.name, Logical: l}
+	}
+	if err != nil {
+		return d.wrap(op, err)
+	}
+	if state != "owned" {
+		return &NotOwnerError{Database: d.name, Logical: l, State: state, Peer: peer}
+	}
+	return nil
+}
+
+// CreateAccount inserts a, whose logical shard is l.
+func (d *DB) CreateAccount(ctx context.Context, l int, a account.Account) error {
+	var n int
+	err := d.owned(ctx, "inserting account", l, `
+		WITH o AS (`+ownerRead+` FOR SHARE),
+		ins AS (INSERT INTO accounts (username, logical_shard, password_hash, created_at)
+			SELECT $2::text, $1::integer, $3::text, $4::timestamptz FROM o WHERE o.state = 'owned'
+			ON CONFLICT (username) DO NOTHING RETURNING 1)
+		SELECT o.state, o.peer, (SELECT count(*) FROM ins) FROM o`,
+		[]any{l, a.Username, a.PasswordHash, a.CreatedAt.UTC()}, &n)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return account.ErrConflict
+	}
+	return nil
+}
+
+// GetAccount loads the account username of logical shard l.
+func (d *DB) GetAccount(ctx context.Context, l int, username string) (account.Account, error) {
+	var hash *string
+	var created *time.Time
+	err := d.owned(ctx, "loading account", l, `
+		SELECT o.state, o.peer, a.password_hash, a.created_at
+		FROM shard_owned o LEFT JOIN accounts a ON a.username = $2
+		WHERE o.logical_shard = $1`, []any{l, username}, &hash, &created)
+	if err != nil {
+		return account.Account{}, err
+	}
+	if hash == nil || created == nil {
+		return account.Account{}, account.ErrNotFound
+	}
+	return account.Account{Username: username, PasswordHash: *hash, CreatedAt: created.UTC()}, nil
+}
+
+// UpdatePasswordHash replaces the password hash of username (logical shard l).
+func (d *DB) UpdatePasswordHash(ctx context.Context, l int, username, hash string) error {
+	return d.writeOne(ctx, "updating password hash", l, `
+		WITH o AS (`+ownerRead+` FOR SHARE),
+		w AS (UPDATE accounts SET password_hash = $3
+			WHERE username = $2 AND EXISTS (SELECT 1 FROM o WHERE o.state = 'owned') RETURNING 1)
+		SELECT o.state, o.peer, (SELECT count(*) FROM w) FROM o`, l, username, hash)
+}
+
+// CreateSession inserts s, whose username's logical shard is l.
+func (d *DB) CreateSession(ctx context.Context, l int, s account.Session) error {
+	return d.writeOne(ctx, "inserting session", l, `
+		WITH o AS (`+ownerRead+` FOR SHARE),
+		w AS (INSERT INTO sessions (username, token_hash, logical_shard, expires_at)
+			SELECT $2::text, $3::bytea, $1::integer, $4::timestamptz FROM o WHERE o.state = 'owned' RETURNING 1)
+		SELECT o.state, o.peer, (SELECT count(*) FROM w) FROM o`, l, s.Username, s.TokenHash, s.ExpiresAt.UTC())
+}
+
+// GetSession loads the session of username (logical shard l) whose token hashes to tokenHash.
+func (d *DB) GetSession(ctx context.Context, l int, username string, tokenHash []byte) (account.Session, error) {
+	var exp *time.Time
+	err := d.owned(ctx, "loading session", l, `
+		SELECT o.state, o.peer, s.expires_at
+		FROM shard_owned o LEFT JOIN sessions s ON s.username = $2 AND s.token_hash = $3
+		WHERE o.logical_shard = $1`, []any{l, username, tokenHash}, &exp)
+	if err != nil {
+		return account.Session{}, err
+	}
+	if exp == nil {
+		return account.Session{}, account.ErrNotFound
+	}
+	return account.Session{Username: username, TokenHash: tokenHash, ExpiresAt: exp.UTC()}, nil
+}
+
+// DeleteSession deletes one session of username (logical shard l).
+func (d *DB) DeleteSession(ctx context.Context, l int, username string, tokenHash []byte) error {
+	return d.writeOne(ctx, "deleting session", l, `
+		WITH o AS (`+ownerRead+` FOR SHARE),
+		w AS (DELETE FROM sessions WHERE username = $2 AND token_hash = $3
+			AND EXISTS (SELECT 1 FROM o WHERE o.state = 'owned') RETURNING 1)
+		SELECT o.state, o.peer, (SELECT count(*) FROM w) FROM o`, l, username, tokenHash)
+}
+
+// writeOne runs an ownership-checked write that must touch exactly one row.
+func (d *DB) writeOne(ctx context.Context, op string, l int, query string, args ...any) error {
+	var n int
+	if err := d.owned(ctx, op, l, query, args, &n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return account.ErrNotFound
+	}
+	return nil
+}
+
+// DeleteExpiredSessions deletes the sessions that expired before now in the logical shards
+// this database serves, skipping any that a move has fenced.
+func (d *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
+	tag, err := d.pool.Exec(ctx, `
+		DELETE FROM sessions WHERE expires_at <= $1 AND logical_shard IN (
+			SELECT logical_shard FROM shard_owned WHERE state = 'owned' FOR SHARE SKIP LOCKED)`, now.UTC())
+	if err != nil {
+		return 0, d.wrap("deleting expired sessions", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Ping reports whether the database answers within the call timeout.
+func (d *DB) Ping(ctx context.Context) error {
+	ctx, cancel := d.callCtx(ctx)
+	defer cancel()
+	var one int
+	if err := d.pool.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return d.wrap("ping", err)
+	}
+	return nil
+}
