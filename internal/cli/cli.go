@@ -54,6 +54,8 @@ func Run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	case "help", "-h", "--help":
 		usage(stdout)
 		return nil
+	case "shards":
+		return shardsCommand(ctx, rest, environ, stdout)
 	}
 	cfg, warnings, err := config.Load(rest, environ)
 	if err != nil {
@@ -85,7 +87,14 @@ Usage: hello [command] [--setting value ...]
 
 Commands:
   serve          run the service (default)
-  migrate        apply the embedded schema migrations and exit
+  migrate        apply the embedded schema migrations (to every database) and exit
+  shards status  per physical shard: reachable, logical shards held, accounts
+  shards add --name NAME --dsn DSN
+                 add an empty physical shard (DSN passwords as ${HELLO_..._PASSWORD})
+  shards move --logical N --to NAME
+                 move one logical shard online (safe to re-run after a crash)
+  shards rebalance
+                 move logical shards until every physical shard holds an even share
   healthcheck    probe /healthz of the local service; exit 0 when healthy, 1 otherwise
   version        print the version
   help           show this help

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -33,8 +34,12 @@ func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 	br := bufio.NewReader(conn)
 	// The server sends 100 Continue once the handler starts reading the body: the request is in flight.
 	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusContinue {
-		t.Fatalf("waiting for 100 Continue: %v %v", resp, err)
+	if err != nil {
+		t.Fatalf("waiting for 100 Continue: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusContinue {
+		t.Fatalf("got %s, want 100 Continue", resp.Status)
 	}
 
 	h.Signal()
@@ -138,7 +143,8 @@ func TestBinary(t *testing.T) {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err = cmd.Run()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), "HELLO_SESSION_TTL") {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), "HELLO_SESSION_TTL") {
 		t.Fatalf("hello with a malformed setting: %v, stderr %q; want exit 2 naming the setting", err, stderr.String())
 	}
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/hellosvc/hello/internal/account"
 	"github.com/hellosvc/hello/internal/config"
+	"github.com/hellosvc/hello/internal/shard"
+	"github.com/hellosvc/hello/internal/store/postgres"
 	"github.com/hellosvc/hello/internal/store/sqlite"
 )
 
@@ -17,24 +19,62 @@ type store interface {
 	Migrate(ctx context.Context) (applied int, err error)
 }
 
+// strictMigrator is a store spanning several databases whose Migrate skips the ones that are
+// down (so the service starts and serves the others); `hello migrate` wants every one.
+type strictMigrator interface {
+	MigrateAll(ctx context.Context) (applied int, err error)
+}
+
 // openStore opens the storage HELLO_DB names.
-func openStore(_ context.Context, cfg *config.Config) (store, error) {
+func openStore(ctx context.Context, cfg *config.Config) (store, error) {
+	return openStoreLog(ctx, cfg, nil)
+}
+
+func openStoreLog(ctx context.Context, cfg *config.Config, log *slog.Logger) (store, error) {
 	scheme, rest, _ := strings.Cut(cfg.DB, ":")
 	switch scheme {
 	case "sqlite":
 		return sqlite.Open(rest)
+	case "postgres", "postgresql":
+		return postgres.OpenStore(ctx, pgOptions(cfg, cfg.DB, "postgres"))
+	case "shards":
+		return openShards(ctx, cfg, log)
 	}
 	return nil, fmt.Errorf("%w: HELLO_DB: storage %q is not supported by this build", config.ErrUsage, scheme)
 }
 
-// migrate applies the embedded migrations: `hello migrate`.
+func pgOptions(cfg *config.Config, dsn, name string) postgres.Options {
+	st := cfg.Storage
+	return postgres.Options{
+		DSN: dsn, Name: name, Password: st.Password.Reveal(), MaxConns: st.MaxConns,
+		ConnectTimeout: st.ConnectTimeout, StatementTimeout: st.StatementTimeout, Timeout: st.Timeout,
+	}
+}
+
+// openShards opens the sharded store of HELLO_DB=shards:PATH (or shards: with HELLO_SHARDS).
+func openShards(ctx context.Context, cfg *config.Config, log *slog.Logger) (*shard.Store, error) {
+	path := strings.TrimPrefix(cfg.DB, "shards:")
+	file, err := shard.ReadFile(path, cfg.Storage.Shards)
+	if err != nil {
+		return nil, fmt.Errorf("%w: HELLO_DB: %w", config.ErrUsage, err)
+	}
+	return shard.Open(ctx, shard.Options{
+		File: file, Lookup: cfg.Storage.Lookup, DB: pgOptions(cfg, "", ""), Log: log,
+	})
+}
+
+// migrate applies the embedded migrations: `hello migrate` (every database of the mode).
 func migrate(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	st, err := openStore(ctx, cfg)
+	st, err := openStoreLog(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = st.Close() }()
-	n, err := st.Migrate(ctx)
+	run := st.Migrate
+	if sm, ok := st.(strictMigrator); ok {
+		run = sm.MigrateAll
+	}
+	n, err := run(ctx)
 	if err != nil {
 		return fmt.Errorf("migrating: %w", err)
 	}

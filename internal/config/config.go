@@ -110,6 +110,7 @@ func Load(args, environ []string) (*Config, []string, error) {
 			env[k] = v
 		}
 	}
+	c.Storage.env = env
 	settings := c.settings()
 	fs := flag.NewFlagSet("hello", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -118,7 +119,7 @@ func Load(args, environ []string) (*Config, []string, error) {
 		fs.Func(FlagName(s.name), s.usage, func(v string) error { flags[s.name] = v; return nil })
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrUsage, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	if fs.NArg() > 0 {
 		return nil, nil, fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
@@ -140,18 +141,18 @@ func Load(args, environ []string) (*Config, []string, error) {
 			if s.secret {
 				shown = "***"
 			}
-			errs = append(errs, fmt.Errorf("%s=%q (from %s): %v", s.name, shown, src, err))
+			errs = append(errs, fmt.Errorf("%s=%q (from %s): %w", s.name, shown, src, err))
 		}
 	}
 	if len(errs) > 0 {
 		return nil, nil, fmt.Errorf("%w:\n  %w", ErrUsage, errors.Join(errs...))
 	}
 	if err := c.validate(); err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrUsage, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	var warnings []string
 	for k := range env {
-		if !known[k] {
+		if !known[k] && !c.Storage.knownVar(k) {
 			warnings = append(warnings, unknownWarning(k, settings))
 		}
 	}

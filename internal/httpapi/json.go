@@ -18,7 +18,7 @@ import (
 // MaxBodyBytes, valid UTF-8, no unknown fields, no trailing data.
 func decodeJSON(r *http.Request, dst any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (mt != "application/json" && !(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
+	if err != nil || !isJSON(mt) {
 		return account.Errorf(codeUnsupportedMediaType, "Content-Type must be application/json")
 	}
 	body, err := io.ReadAll(r.Body)
@@ -43,6 +43,12 @@ func decodeJSON(r *http.Request, dst any) error {
 		return account.Errorf(account.CodeInvalidRequest, "request body must hold exactly one JSON object")
 	}
 	return nil
+}
+
+// isJSON accepts application/json and the application/*+json family.
+func isJSON(mediaType string) bool {
+	return mediaType == "application/json" ||
+		strings.HasPrefix(mediaType, "application/") && strings.HasSuffix(mediaType, "+json")
 }
 
 func describeJSONError(err error) string {
