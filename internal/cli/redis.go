@@ -9,6 +9,7 @@ import (
 
 	"github.com/hellosvc/hello/internal/config"
 	"github.com/hellosvc/hello/internal/guard"
+	"github.com/hellosvc/hello/internal/guard/redis"
 )
 
 // sharedStore is a limiter store shared by every replica, with a local fallback.
@@ -18,6 +19,15 @@ type sharedStore interface {
 	Close() error
 }
 
-func newRedisStore(_ context.Context, _ *config.Config, _ guard.Store, _ *slog.Logger, _ prometheus.Registerer) (sharedStore, error) {
-	return nil, fmt.Errorf("%w: HELLO_REDIS_URL: not wired yet", config.ErrUsage)
+// newRedisStore connects the shared limiter store. Redis need not be up at start: until it
+// answers, decisions fall back to local (or are refused, with HELLO_REDIS_FAILURE=deny).
+func newRedisStore(_ context.Context, cfg *config.Config, local guard.Store, log *slog.Logger, reg prometheus.Registerer) (sharedStore, error) {
+	s, err := redis.New(redis.Options{
+		URL: cfg.Guard.RedisURL, Password: cfg.Guard.RedisPassword.Reveal(),
+		Local: local, FailureMode: cfg.Guard.RedisFailure, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: HELLO_REDIS_URL: %w", config.ErrUsage, err)
+	}
+	return s, nil
 }
