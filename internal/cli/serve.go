@@ -24,7 +24,7 @@ import (
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	log.Info("starting", append([]any{"version", Version()}, attrsToAny(cfg.Effective())...)...)
 
-	st, err := openStore(ctx, cfg)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

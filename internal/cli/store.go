@@ -26,11 +26,7 @@ type strictMigrator interface {
 }
 
 // openStore opens the storage HELLO_DB names.
-func openStore(ctx context.Context, cfg *config.Config) (store, error) {
-	return openStoreLog(ctx, cfg, nil)
-}
-
-func openStoreLog(ctx context.Context, cfg *config.Config, log *slog.Logger) (store, error) {
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store, error) {
 	scheme, rest, _ := strings.Cut(cfg.DB, ":")
 	switch scheme {
 	case "sqlite":
@@ -65,7 +61,7 @@ func openShards(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sha
 
 // migrate applies the embedded migrations: `hello migrate` (every database of the mode).
 func migrate(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	st, err := openStoreLog(ctx, cfg, log)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

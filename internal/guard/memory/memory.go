@@ -1,15 +1,21 @@
 // Package memory is the embedded guard.Store: exact, in-process and bounded.
 //
-// Keys live in shards (a mutex each) chosen by a maphash of the key. Every entry knows when
-// it stops mattering (a GCRA bucket once it is full again, a log once its newest entry left
-// the window, a spent id once its ttl passed); such expired entries are dropped when met and
-// swept a few at a time whenever a key is added. The number of tracked keys is capped: a
-// shard that is full evicts with the CLOCK algorithm (expired entries first, then the
-// approximately least recently used one), so a flood of random senders or names costs at
-// most MaxKeys entries.
+// Keys live in shards (a mutex each) chosen by a seeded maphash of the key; within a shard
+// each kind of state (rates, failure logs, hit counts, spent ids) has its own map keyed by
+// that 64-bit hash. A rate is one int64, its GCRA theoretical arrival time, so a decision is
+// one lock, two lookups of one map and a few integer operations, with no allocation.
 //
-// A rate decision on an existing key takes one lock, one map lookup and a few integer
-// operations on one int64 (the GCRA theoretical arrival time) and allocates nothing.
+// Keys are told apart by the 64-bit hash (seeded at random per process, so nobody can aim for
+// a collision); the logs and hit counts, where a mix-up would matter, also keep and compare
+// the key. Two live rate keys share a hash with probability about 5e-14 per new key when a
+// million are tracked.
+//
+// Every entry knows when it stops mattering (a rate once its bucket is full again, a log once
+// its newest guess left the window, a spent id once its ttl passed). Expired entries read as
+// empty, are dropped a few at a time as keys are added, and all at once by Sweep. The number of
+// tracked keys is capped: a full shard evicts, from a random sample of entries, the expired
+// ones or else the one that would expire first (the least recently active), the way Redis
+// approximates LRU; so a flood of random senders or names costs at most MaxKeys entries.
 package memory
 
 import (
@@ -24,8 +30,7 @@ import (
 	"github.com/hellosvc/hello/internal/guard"
 )
 
-// DefaultMaxKeys is the cap on tracked keys when Options.MaxKeys is zero: about 100–150 MB of
-// heap when full of short keys.
+// DefaultMaxKeys is the cap on tracked keys when Options.MaxKeys is zero.
 const DefaultMaxKeys = 1_000_000
 
 // Options configure a Store.
@@ -33,25 +38,17 @@ type Options struct {
 	// MaxKeys caps the number of keys tracked (all kinds together). Zero means
 	// DefaultMaxKeys.
 	MaxKeys int
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means a millisecond-resolution clock refreshed in the
+	// background (see clock.go), much cheaper to read than time.Now.
 	Now func() time.Time
 }
-
-// kinds of entries; each has its own key space.
-const (
-	kindRate = iota
-	kindLog
-	kindHits
-	kindSpent
-	numKinds
-)
 
 // Store is the in-process guard.Store. The zero value is not usable; call New.
 type Store struct {
 	seed   maphash.Seed
 	mask   uint64
 	shards []shard
-	now    func() time.Time
+	now    func() int64 // unix ns
 	max    int
 }
 
@@ -59,27 +56,29 @@ var _ guard.Store = (*Store)(nil)
 
 type shard struct {
 	mu    sync.Mutex
-	index [numKinds]map[string]int32
-	slots []slot  // grows up to limit
-	free  []int32 // unused slot numbers
-	hand  int     // CLOCK hand
-	limit int     // most entries this shard holds
+	rates map[uint64]int64 // GCRA theoretical arrival time (unix ns); expired when ≤ now
+	spent map[uint64]int64 // expiry (unix ns)
+	logs  map[uint64]*logState
+	hits  map[uint64]*hitState
+	limit int // most entries (all maps together) this shard holds
 	_     [64]byte
 }
 
-type slot struct {
-	key  string
-	exp  int64 // unix ns after which the entry carries no state; 0 marks a free slot
-	tat  int64 // rate: GCRA theoretical arrival time (unix ns)
-	ref  bool  // CLOCK reference bit
-	kind uint8
-	log  []logEntry // kindLog
-	hits []hitEntry // kindHits
+type logState struct {
+	key string
+	exp int64      // newest entry + window
+	log []logEntry // oldest first
 }
 
 type logEntry struct {
 	guess guard.Guess
 	at    int64
+}
+
+type hitState struct {
+	key  string
+	exp  int64 // newest event + window
+	hits []hitEntry
 }
 
 type hitEntry struct {
@@ -92,12 +91,8 @@ func New(o Options) *Store {
 	if o.MaxKeys <= 0 {
 		o.MaxKeys = DefaultMaxKeys
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 	// Enough shards that cores rarely meet on one lock, few enough that each holds a useful
-	// number of keys (the cap is per shard: MaxKeys/shards each, so the total never exceeds
-	// MaxKeys).
+	// number of keys (the cap is per shard and the shards add up to MaxKeys exactly).
 	n := 16 * runtime.GOMAXPROCS(0)
 	n = 1 << bits.Len(uint(n-1)) // round up to a power of two
 	n = max(min(n, 1024), 64)
@@ -108,29 +103,33 @@ func New(o Options) *Store {
 		seed:   maphash.MakeSeed(),
 		mask:   uint64(n - 1),
 		shards: make([]shard, n),
-		now:    o.Now,
+		now:    coarseNow,
 		max:    o.MaxKeys,
+	}
+	if o.Now != nil {
+		s.now = func() int64 { return o.Now().UnixNano() }
 	}
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.limit = o.MaxKeys / n
 		if i < o.MaxKeys%n {
-			sh.limit++ // hand out the remainder so the shards add up to MaxKeys exactly
+			sh.limit++
 		}
-		for k := range sh.index {
-			sh.index[k] = make(map[string]int32)
-		}
+		sh.rates = make(map[uint64]int64)
+		sh.spent = make(map[uint64]int64)
+		sh.logs = make(map[uint64]*logState)
+		sh.hits = make(map[uint64]*hitState)
 	}
 	return s
 }
 
-// Len is the number of keys tracked, expired or not yet swept included.
+// Len is the number of keys tracked, expired ones not yet dropped included.
 func (s *Store) Len() int {
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += len(sh.slots) - len(sh.free)
+		n += sh.len()
 		sh.mu.Unlock()
 	}
 	return n
@@ -139,122 +138,122 @@ func (s *Store) Len() int {
 // MaxKeys is the cap on tracked keys.
 func (s *Store) MaxKeys() int { return s.max }
 
-// Sweep drops every expired entry now (entries are otherwise dropped when met or a few at a
-// time as keys are added). It returns how many it dropped.
+// Sweep drops every expired entry now and returns how many it dropped.
 func (s *Store) Sweep() int {
-	now := s.now().UnixNano()
+	now := s.now()
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for j := range sh.slots {
-			if e := &sh.slots[j]; e.exp != 0 && e.exp <= now {
-				sh.remove(int32(j))
-				n++
-			}
-		}
+		n += sweepMap(sh.rates, now, -1, func(v int64) int64 { return v })
+		n += sweepMap(sh.spent, now, -1, func(v int64) int64 { return v })
+		n += sweepMap(sh.logs, now, -1, func(v *logState) int64 { return v.exp })
+		n += sweepMap(sh.hits, now, -1, func(v *hitState) int64 { return v.exp })
 		sh.mu.Unlock()
 	}
 	return n
 }
 
-func (s *Store) shard(key string) *shard {
-	return &s.shards[maphash.String(s.seed, key)&s.mask]
-}
+func (sh *shard) len() int { return len(sh.rates) + len(sh.spent) + len(sh.logs) + len(sh.hits) }
 
-// lookup returns key's live entry of kind, or nil. It drops an expired one. Caller holds mu.
-func (sh *shard) lookup(kind uint8, key string, now int64) *slot {
-	i, ok := sh.index[kind][key]
-	if !ok {
-		return nil
-	}
-	e := &sh.slots[i]
-	if e.exp <= now {
-		sh.remove(i)
-		return nil
-	}
-	e.ref = true
-	return e
-}
-
-// insert adds key as a new entry of kind, evicting if the shard is full. Caller holds mu and
-// has checked that key is absent.
-func (sh *shard) insert(kind uint8, key string, now int64) *slot {
-	sh.sweep(now, 2)
-	if len(sh.slots)-len(sh.free) >= sh.limit {
-		sh.evict(now)
-	}
-	var i int32
-	if n := len(sh.free); n > 0 {
-		i = sh.free[n-1]
-		sh.free = sh.free[:n-1]
-	} else {
-		sh.slots = append(sh.slots, slot{})
-		i = int32(len(sh.slots) - 1)
-	}
-	key = clone(key)
-	sh.slots[i] = slot{key: key, kind: kind, ref: true}
-	sh.index[kind][key] = i
-	return &sh.slots[i]
-}
-
-// clone copies key so the store never pins a caller's larger buffer.
-func clone(s string) string { return string([]byte(s)) }
-
-// sweep looks at up to n slots under the CLOCK hand and frees the expired ones, so expired
-// entries go away even when nobody asks for them again.
-func (sh *shard) sweep(now int64, n int) {
-	for ; n > 0 && len(sh.slots) > 0; n-- {
-		if sh.hand >= len(sh.slots) {
-			sh.hand = 0
+// sweepMap deletes the expired entries among the first n (all when n < 0) that ranging over m
+// yields, which starts at a random place.
+func sweepMap[V any](m map[uint64]V, now int64, n int, exp func(V) int64) int {
+	dropped := 0
+	for k, v := range m {
+		if n == 0 {
+			break
 		}
-		if e := &sh.slots[sh.hand]; e.exp != 0 && e.exp <= now {
-			sh.remove(int32(sh.hand))
+		n--
+		if exp(v) <= now {
+			delete(m, k)
+			dropped++
 		}
-		sh.hand++
 	}
+	return dropped
 }
 
-// evict frees one slot: the first expired or unreferenced entry under the CLOCK hand
-// (clearing reference bits on the way, so within two turns one is found).
-func (sh *shard) evict(now int64) {
-	for range 2*len(sh.slots) + 1 {
-		if sh.hand >= len(sh.slots) {
-			sh.hand = 0
+// evictSample is how many entries eviction looks at.
+const evictSample = 8
+
+// evictFrom deletes, among a random sample of m, every expired entry or, when none is, the
+// one that expires first. It reports whether it deleted anything.
+func evictFrom[V any](m map[uint64]V, now int64, exp func(V) int64) bool {
+	var oldest uint64
+	oldestExp, n, dropped := int64(0), 0, false
+	for k, v := range m {
+		if n == evictSample {
+			break
 		}
-		e := &sh.slots[sh.hand]
-		switch {
-		case e.exp == 0: // free already
-		case e.exp <= now || !e.ref:
-			sh.remove(int32(sh.hand))
-			sh.hand++
-			return
+		n++
+		e := exp(v)
+		if e <= now {
+			delete(m, k)
+			dropped = true
+		} else if n == 1 || e < oldestExp {
+			oldest, oldestExp = k, e
+		}
+	}
+	if !dropped && n > 0 {
+		delete(m, oldest)
+		dropped = true
+	}
+	return dropped
+}
+
+// makeRoom is called before adding an entry of kind (0 rate, 1 spent, 2 log, 3 hits): it drops
+// a couple of expired entries of that kind as it goes, and at the cap evicts from the largest
+// map of the shard.
+func (sh *shard) makeRoom(now int64, kind int) {
+	switch kind {
+	case 0:
+		sweepMap(sh.rates, now, 2, func(v int64) int64 { return v })
+	case 1:
+		sweepMap(sh.spent, now, 2, func(v int64) int64 { return v })
+	case 2:
+		sweepMap(sh.logs, now, 2, func(v *logState) int64 { return v.exp })
+	case 3:
+		sweepMap(sh.hits, now, 2, func(v *hitState) int64 { return v.exp })
+	}
+	for sh.len() >= sh.limit {
+		// Expired entries anywhere in the shard go first...
+		if sweepMap(sh.rates, now, evictSample, func(v int64) int64 { return v })+
+			sweepMap(sh.spent, now, evictSample, func(v int64) int64 { return v })+
+			sweepMap(sh.logs, now, evictSample, func(v *logState) int64 { return v.exp })+
+			sweepMap(sh.hits, now, evictSample, func(v *hitState) int64 { return v.exp }) > 0 {
+			continue
+		}
+		// ...then the live entry that would expire first, from the largest map.
+		big := max(len(sh.rates), len(sh.spent), len(sh.logs), len(sh.hits))
+		switch big {
+		case len(sh.rates):
+			evictFrom(sh.rates, now, func(v int64) int64 { return v })
+		case len(sh.spent):
+			evictFrom(sh.spent, now, func(v int64) int64 { return v })
+		case len(sh.logs):
+			evictFrom(sh.logs, now, func(v *logState) int64 { return v.exp })
 		default:
-			e.ref = false
+			evictFrom(sh.hits, now, func(v *hitState) int64 { return v.exp })
 		}
-		sh.hand++
 	}
 }
 
-func (sh *shard) remove(i int32) {
-	e := &sh.slots[i]
-	delete(sh.index[e.kind], e.key)
-	*e = slot{}
-	sh.free = append(sh.free, i)
+func (s *Store) hash(key string) (uint64, *shard) {
+	h := maphash.String(s.seed, key)
+	return h, &s.shards[h&s.mask]
 }
 
 // Allow implements guard.Store with GCRA: the emission interval is T = Period/Count and an
 // event at now is allowed when the bucket's theoretical arrival time, moved on by T, is at
-// most Period (Count·T) ahead of now.
+// most Count·T ahead of now.
 func (s *Store) Allow(_ context.Context, key string, r guard.Rate) (guard.RateResult, error) {
-	now := s.now().UnixNano()
+	now := s.now()
 	t, burst := gcraParams(r)
-	sh := s.shard(key)
+	h, sh := s.hash(key)
 	sh.mu.Lock()
-	e := sh.lookup(kindRate, key, now)
-	tat := now
-	if e != nil && e.tat > now {
-		tat = e.tat
+	tat, ok := sh.rates[h]
+	if tat < now {
+		tat = now
 	}
 	next := tat + t
 	diff := now - (next - burst) // ≥ 0: allowed
@@ -266,10 +265,10 @@ func (s *Store) Allow(_ context.Context, key string, r guard.Rate) (guard.RateRe
 			RetryAfter: time.Duration(-diff),
 		}, nil
 	}
-	if e == nil {
-		e = sh.insert(kindRate, key, now)
+	if !ok {
+		sh.makeRoom(now, 0)
 	}
-	e.tat, e.exp = next, next
+	sh.rates[h] = next
 	sh.mu.Unlock()
 	return guard.RateResult{
 		Allowed:    true,
@@ -280,64 +279,75 @@ func (s *Store) Allow(_ context.Context, key string, r guard.Rate) (guard.RateRe
 }
 
 // gcraParams returns the emission interval and the burst tolerance (Count intervals) in ns.
-// Both stores use these same integers.
 func gcraParams(r guard.Rate) (t, burst int64) {
 	n := int64(max(r.Count, 1))
 	t = max(int64(r.Period)/n, 1)
 	return t, t * n
 }
 
-// GCRAParams exposes the integer arithmetic the stores share: the emission interval and the
-// burst tolerance of r, in nanoseconds.
+// GCRAParams is the integer arithmetic both stores share: the emission interval of r and its
+// burst tolerance (Count intervals).
 func GCRAParams(r guard.Rate) (interval, burst time.Duration) {
 	t, b := gcraParams(r)
 	return time.Duration(t), time.Duration(b)
 }
 
+// log returns key's failure log, pruned to the window, or nil. Caller holds mu.
+func (sh *shard) log(h uint64, key string, now, w int64) *logState {
+	l := sh.logs[h]
+	if l == nil {
+		return nil
+	}
+	if l.key != key { // a hash collision: the newcomer takes the entry over
+		delete(sh.logs, h)
+		return nil
+	}
+	l.log = pruneLog(l.log, now-w)
+	return l
+}
+
 // Attempt implements guard.Store with an exact sliding log of distinct guesses.
 func (s *Store) Attempt(_ context.Context, key string, g guard.Guess, maxN int, window time.Duration) (guard.AttemptResult, error) {
-	now := s.now().UnixNano()
-	w := int64(window)
-	sh := s.shard(key)
+	now, w := s.now(), int64(window)
+	h, sh := s.hash(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.lookup(kindLog, key, now)
-	if e != nil {
-		e.log = pruneLog(e.log, now-w)
-		for _, l := range e.log {
-			if l.guess == g {
-				return guard.AttemptResult{Allowed: true, Failures: len(e.log)}, nil
-			}
-		}
-		if len(e.log) >= maxN {
-			return guard.AttemptResult{Failures: len(e.log), RetryAfter: logRetry(e.log, maxN, now, w)}, nil
-		}
-	} else {
-		if maxN <= 0 {
-			return guard.AttemptResult{}, nil
-		}
-		e = sh.insert(kindLog, key, now)
+	l := sh.log(h, key, now, w)
+	var log []logEntry
+	if l != nil {
+		log = l.log
 	}
-	e.log = append(e.log, logEntry{guess: g, at: now})
-	e.exp = now + w
-	return guard.AttemptResult{Allowed: true, Failures: len(e.log)}, nil
+	for _, e := range log {
+		if e.guess == g {
+			return guard.AttemptResult{Allowed: true, Failures: len(log)}, nil
+		}
+	}
+	if len(log) >= maxN {
+		return guard.AttemptResult{Failures: len(log), RetryAfter: logRetry(log, maxN, now, w)}, nil
+	}
+	if l == nil {
+		sh.makeRoom(now, 2)
+		l = &logState{key: key}
+		sh.logs[h] = l
+	}
+	l.log = append(l.log, logEntry{guess: g, at: now})
+	l.exp = now + w
+	return guard.AttemptResult{Allowed: true, Failures: len(l.log)}, nil
 }
 
 // Peek implements guard.Store.
 func (s *Store) Peek(_ context.Context, key string, maxN int, window time.Duration) (guard.AttemptResult, error) {
-	now := s.now().UnixNano()
-	w := int64(window)
-	sh := s.shard(key)
+	now, w := s.now(), int64(window)
+	h, sh := s.hash(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.lookup(kindLog, key, now)
-	if e == nil {
-		return guard.AttemptResult{Allowed: maxN > 0}, nil
+	var log []logEntry
+	if l := sh.log(h, key, now, w); l != nil {
+		log = l.log
 	}
-	e.log = pruneLog(e.log, now-w)
-	r := guard.AttemptResult{Allowed: len(e.log) < maxN, Failures: len(e.log)}
+	r := guard.AttemptResult{Allowed: len(log) < maxN, Failures: len(log)}
 	if !r.Allowed {
-		r.RetryAfter = logRetry(e.log, maxN, now, w)
+		r.RetryAfter = logRetry(log, maxN, now, w)
 	}
 	return r, nil
 }
@@ -358,89 +368,96 @@ func pruneLog(log []logEntry, cut int64) []logEntry {
 // logRetry is how long until fewer than maxN entries remain: until the entry at position
 // len-maxN (oldest first) leaves the window; with exactly maxN entries, the oldest.
 func logRetry(log []logEntry, maxN int, now, w int64) time.Duration {
-	// Entries are appended in time order, so the log is sorted oldest first.
-	i := max(len(log)-max(maxN, 1), 0)
 	if len(log) == 0 {
 		return 0
 	}
+	i := max(len(log)-max(maxN, 1), 0)
 	return time.Duration(max(log[i].at+w-now, 0))
 }
 
 // Forget implements guard.Store.
 func (s *Store) Forget(_ context.Context, key string, g guard.Guess) error {
-	now := s.now().UnixNano()
-	sh := s.shard(key)
+	h, sh := s.hash(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.lookup(kindLog, key, now)
-	if e == nil {
+	l := sh.logs[h]
+	if l == nil || l.key != key {
 		return nil
 	}
-	for i, l := range e.log {
-		if l.guess == g {
-			e.log = slices.Delete(e.log, i, i+1)
-			break
-		}
+	if i := slices.IndexFunc(l.log, func(e logEntry) bool { return e.guess == g }); i >= 0 {
+		l.log = slices.Delete(l.log, i, i+1)
 	}
-	if len(e.log) == 0 {
-		sh.remove(sh.index[kindLog][key])
+	if len(l.log) == 0 {
+		delete(sh.logs, h)
 	}
 	return nil
 }
 
 // Clear implements guard.Store.
 func (s *Store) Clear(_ context.Context, key string) error {
-	sh := s.shard(key)
+	h, sh := s.hash(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if i, ok := sh.index[kindLog][key]; ok {
-		sh.remove(i)
+	if l := sh.logs[h]; l != nil && l.key == key {
+		delete(sh.logs, h)
 	}
 	return nil
 }
 
 // HitsExact is how many separate timestamps a Hit/Count key keeps before it merges events
 // that fall in the same 1/HitsExact of the window: counts stay exact below it; above it an
-// event may be counted up to window/HitsExact longer than window (never shorter), and a
-// key holds at most about 2·HitsExact entries however many events it sees.
+// event may be counted up to window/HitsExact longer than window (never shorter), and a key
+// holds at most about 2·HitsExact entries however many events it sees.
 const HitsExact = 64
+
+// hitsOf returns key's hit counts, pruned to the window, or nil. Caller holds mu.
+func (sh *shard) hitsOf(h uint64, key string, now, w int64) *hitState {
+	x := sh.hits[h]
+	if x == nil {
+		return nil
+	}
+	if x.key != key {
+		delete(sh.hits, h)
+		return nil
+	}
+	x.hits = pruneHits(x.hits, now-w)
+	return x
+}
 
 // Hit implements guard.Store: a sliding window count, exact up to HitsExact distinct
 // timestamps per window, bounded above it (see HitsExact).
 func (s *Store) Hit(_ context.Context, key string, window time.Duration) (int, error) {
-	now := s.now().UnixNano()
-	w := int64(window)
-	sh := s.shard(key)
+	now, w := s.now(), int64(window)
+	h, sh := s.hash(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.lookup(kindHits, key, now)
-	if e == nil {
-		e = sh.insert(kindHits, key, now)
+	x := sh.hitsOf(h, key, now, w)
+	if x == nil {
+		sh.makeRoom(now, 3)
+		x = &hitState{key: key}
+		sh.hits[h] = x
 	}
-	e.hits = pruneHits(e.hits, now-w)
 	slotW := max(w/HitsExact, 1)
-	if n := len(e.hits); n >= HitsExact && floorDiv(e.hits[n-1].at, slotW) == floorDiv(now, slotW) {
-		e.hits[n-1].n++
-		e.hits[n-1].at = max(e.hits[n-1].at, now)
+	if n := len(x.hits); n >= HitsExact && floorDiv(x.hits[n-1].at, slotW) == floorDiv(now, slotW) {
+		x.hits[n-1].n++
+		x.hits[n-1].at = max(x.hits[n-1].at, now)
 	} else {
-		e.hits = append(e.hits, hitEntry{at: now, n: 1})
+		x.hits = append(x.hits, hitEntry{at: now, n: 1})
 	}
-	e.exp = max(e.exp, now+w)
-	return sumHits(e.hits), nil
+	x.exp = max(x.exp, now+w)
+	return sumHits(x.hits), nil
 }
 
 // Count implements guard.Store.
 func (s *Store) Count(_ context.Context, key string, window time.Duration) (int, error) {
-	now := s.now().UnixNano()
-	sh := s.shard(key)
+	now := s.now()
+	h, sh := s.hash(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.lookup(kindHits, key, now)
-	if e == nil {
-		return 0, nil
+	if x := sh.hitsOf(h, key, now, int64(window)); x != nil {
+		return sumHits(x.hits), nil
 	}
-	e.hits = pruneHits(e.hits, now-int64(window))
-	return sumHits(e.hits), nil
+	return 0, nil
 }
 
 func pruneHits(h []hitEntry, cut int64) []hitEntry {
@@ -472,14 +489,17 @@ func floorDiv(a, b int64) int64 {
 
 // Spend implements guard.Store.
 func (s *Store) Spend(_ context.Context, id string, ttl time.Duration) (bool, error) {
-	now := s.now().UnixNano()
-	sh := s.shard(id)
+	now := s.now()
+	h, sh := s.hash(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if sh.lookup(kindSpent, id, now) != nil {
+	exp, ok := sh.spent[h]
+	if ok && exp > now {
 		return false, nil
 	}
-	e := sh.insert(kindSpent, id, now)
-	e.exp = now + max(int64(ttl), 1)
+	if !ok {
+		sh.makeRoom(now, 1)
+	}
+	sh.spent[h] = now + max(int64(ttl), 1)
 	return true, nil
 }

@@ -34,7 +34,7 @@ func OpenStore(ctx context.Context, o Options) (*Store, error) {
 func (s *Store) DB() *DB { return s.db }
 
 // ErrShardMember: the database belongs to a sharded set and must be opened with HELLO_DB=shards:.
-var ErrShardMember = errors.New("this database is a physical shard of a sharded set (it holds a shard map); use HELLO_DB=shards:")
+var ErrShardMember = errors.New("this database is a physical shard of a sharded set (it holds a shard map): open it with HELLO_DB=shards:PATH")
 
 // Migrate applies the schema migrations and makes the database the owner of every logical
 // shard. It refuses a database that has become part of a sharded set, since serving it alone
