@@ -109,7 +109,7 @@ func TestVersionsPinned(t *testing.T) {
 }
 
 // The environments differ by values only: same modules from the same
-// sources, and byte-identical code apart from backend.tf and tfvars.
+// sources, one copy of the code (environments/common), apart from backend.tf and tfvars.
 func TestEnvironmentsCallSameModules(t *testing.T) {
 	files := parseAll(t)
 	calls := map[string]map[string]string{}
@@ -134,15 +134,13 @@ func TestEnvironmentsCallSameModules(t *testing.T) {
 			t.Errorf("module %q is called only in production", name)
 		}
 	}
-	for _, f := range []string{"main.tf", "variables.tf", "outputs.tf", "versions.tf", "providers.tf"} {
-		a, errA := os.ReadFile("environments/staging/" + f)
-		b, errB := os.ReadFile("environments/production/" + f)
-		if errA != nil || errB != nil {
-			t.Errorf("%s: %v %v", f, errA, errB)
-			continue
-		}
-		if !bytes.Equal(a, b) {
-			t.Errorf("environments/*/%s differ: environments must differ by values (tfvars), not code", f)
+	// One copy of the code: each environment links to environments/common/.
+	for _, env := range environments(t) {
+		for _, f := range []string{"main.tf", "variables.tf", "outputs.tf", "versions.tf", "providers.tf"} {
+			target, err := os.Readlink("environments/" + env + "/" + f)
+			if err != nil || target != "../common/"+f {
+				t.Errorf("environments/%s/%s must be a symlink to ../common/%s (got %q, %v): environments differ by values (tfvars) and backend.tf, not code", env, f, f, target, err)
+			}
 		}
 	}
 }
