@@ -86,3 +86,15 @@ func TestHasherIsBusyWhenAllSlotsAreTaken(t *testing.T) {
 		t.Fatalf("busy error has no Retry-After: %#v", err)
 	}
 }
+
+// BenchmarkHashOWASP measures one argon2id hash with the production parameters (m=19 MiB, t=2,
+// p=1): the cost of every signup and login, and what HELLO_HASH_CONCURRENCY multiplies.
+func BenchmarkHashOWASP(b *testing.B) {
+	h := NewHasher(OWASPParams, 1, time.Minute)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := h.Hash(ctx, "correct horse battery staple"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -57,13 +57,9 @@ func Run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	case "shards":
 		return shardsCommand(ctx, rest, environ, stdout)
 	}
-	cfg, warnings, err := config.Load(rest, environ)
+	cfg, log, err := loadConfig(rest, environ, stdout)
 	if err != nil {
 		return err
-	}
-	log := newLogger(stdout, cfg.LogLevel)
-	for _, w := range warnings {
-		log.Warn(w)
 	}
 	switch cmd {
 	case "serve":
@@ -74,6 +70,20 @@ func Run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		return healthcheck(ctx, cfg)
 	}
 	return fmt.Errorf("%w: unknown command %q (try: hello help)", config.ErrUsage, cmd)
+}
+
+// loadConfig reads the settings and returns them with a logger that has already reported
+// unknown HELLO_* variables.
+func loadConfig(args, environ []string, stdout io.Writer) (*config.Config, *slog.Logger, error) {
+	cfg, warnings, err := config.Load(args, environ)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := newLogger(stdout, cfg.LogLevel)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	return cfg, log, nil
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {

@@ -54,13 +54,9 @@ func shardsCommand(ctx context.Context, args, environ []string, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	cfg, warnings, err := config.Load(rest, environ)
+	cfg, log, err := loadConfig(rest, environ, stdout)
 	if err != nil {
 		return err
-	}
-	log := newLogger(stdout, cfg.LogLevel)
-	for _, w := range warnings {
-		log.Warn(w)
 	}
 	if !strings.HasPrefix(cfg.DB, "shards:") {
 		return fmt.Errorf("%w: hello shards needs HELLO_DB=shards:PATH (or shards: with HELLO_SHARDS), not %q", config.ErrUsage, strings.SplitN(cfg.DB, ":", 2)[0])

@@ -22,20 +22,15 @@ func (s *Store) MigrateAll(ctx context.Context) (int, error) { return s.migrate(
 func (s *Store) migrate(ctx context.Context, strict bool) (int, error) {
 	names := s.names()
 	applied := make([]int, len(names))
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Go(func() {
-			db, err := s.db(ctx, name)
-			if err == nil {
-				applied[i], err = db.Migrate(ctx)
-			}
-			if err != nil {
-				errs[i] = fmt.Errorf("shard %s: %w", name, err)
-			}
-		})
+	errs := s.fanOut(ctx, names, func(ctx context.Context, i int, db *postgres.DB) (err error) {
+		applied[i], err = db.Migrate(ctx)
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			errs[i] = fmt.Errorf("shard %s: %w", names[i], err)
+		}
 	}
-	wg.Wait()
 	total, failed := 0, 0
 	for i := range names {
 		total += applied[i]
@@ -176,13 +171,26 @@ func (s *Store) current(ctx context.Context) (*Map, error) {
 	return m, nil
 }
 
-// adminLock serialises map changes with an advisory lock on the map's first shard.
-func (s *Store) adminLock(ctx context.Context, m *Map) (func(), error) {
+// lockMap serialises map changes with an advisory lock on the map's first shard, and returns
+// the current map as read under that lock.
+func (s *Store) lockMap(ctx context.Context) (*Map, func(), error) {
+	m, err := s.current(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	db, err := s.db(ctx, m.Shards[0].Name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return db.AdminLock(ctx)
+	unlock, err := db.AdminLock(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m, err = s.current(ctx); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return m, unlock, nil
 }
 
 // ShardStatus describes one physical shard.
@@ -235,18 +243,11 @@ func (s *Store) Add(ctx context.Context, name, dsn string) (*Map, error) {
 	if err := checkNoLiteralPassword(dsn); err != nil {
 		return nil, err
 	}
-	m, err := s.current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := s.adminLock(ctx, m)
+	m, unlock, err := s.lockMap(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if m, err = s.current(ctx); err != nil {
-		return nil, err
-	}
 	if i := m.Index(name); i >= 0 {
 		if m.Shards[i].DSN == dsn {
 			return m, nil // already added: re-running is harmless
@@ -301,11 +302,7 @@ const FenceLockTimeout = 2 * time.Second
 // steps. The source's commit of the switch is the single point where ownership changes, so
 // there is never a moment with two owners.
 func (s *Store) Move(ctx context.Context, l int, to string) (MoveResult, error) {
-	m, err := s.current(ctx)
-	if err != nil {
-		return MoveResult{}, err
-	}
-	unlock, err := s.adminLock(ctx, m)
+	_, unlock, err := s.lockMap(ctx)
 	if err != nil {
 		return MoveResult{}, err
 	}
@@ -316,18 +313,11 @@ func (s *Store) Move(ctx context.Context, l int, to string) (MoveResult, error) 
 // Rebalance moves logical shards until every physical shard holds an even share (counts
 // differ by at most one). report is called after each move.
 func (s *Store) Rebalance(ctx context.Context, report func(MoveResult)) ([]MoveResult, error) {
-	m, err := s.current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := s.adminLock(ctx, m)
+	m, unlock, err := s.lockMap(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if m, err = s.current(ctx); err != nil {
-		return nil, err
-	}
 	var out []MoveResult
 	for _, mv := range Plan(m) {
 		r, err := s.move(ctx, mv.Logical, mv.To)

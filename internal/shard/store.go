@@ -250,18 +250,10 @@ func (s *Store) loadLatest(ctx context.Context) (*Map, error) {
 	defer cancel()
 	names := s.names()
 	versions := make([]int64, len(names))
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Go(func() {
-			db, err := s.db(ctx, name)
-			if err == nil {
-				versions[i], err = db.MapVersion(ctx)
-			}
-			errs[i] = err
-		})
-	}
-	wg.Wait()
+	errs := s.fanOut(ctx, names, func(ctx context.Context, i int, db *postgres.DB) (err error) {
+		versions[i], err = db.MapVersion(ctx)
+		return err
+	})
 	best := -1
 	for i := range names {
 		if errs[i] == nil && (best < 0 || versions[i] > versions[best]) {
@@ -373,23 +365,30 @@ func (s *Store) DeleteSession(ctx context.Context, username string, tokenHash []
 // each runs f on every physical shard of the map concurrently and returns the errors by name.
 func (s *Store) each(ctx context.Context, f func(context.Context, *postgres.DB) error) map[string]error {
 	names := s.mapNames()
+	errs := s.fanOut(ctx, names, func(ctx context.Context, _ int, db *postgres.DB) error { return f(ctx, db) })
+	out := make(map[string]error, len(names))
+	for i, name := range names {
+		out[name] = errs[i]
+	}
+	return out
+}
+
+// fanOut runs f on the named databases concurrently; errs[i] is names[i]'s error (including
+// failing to reach it).
+func (s *Store) fanOut(ctx context.Context, names []string, f func(ctx context.Context, i int, db *postgres.DB) error) []error {
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
 			db, err := s.db(ctx, name)
 			if err == nil {
-				err = f(ctx, db)
+				err = f(ctx, i, db)
 			}
 			errs[i] = err
 		})
 	}
 	wg.Wait()
-	out := make(map[string]error, len(names))
-	for i, name := range names {
-		out[name] = errs[i]
-	}
-	return out
+	return errs
 }
 
 // DeleteExpiredSessions purges every shard that answers; it reports the others' errors.

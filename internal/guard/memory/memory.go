@@ -56,7 +56,7 @@ var _ guard.Store = (*Store)(nil)
 
 type shard struct {
 	mu    sync.Mutex
-	rates map[uint64]int64 // GCRA theoretical arrival time (unix ns); expired when ≤ now
+	rates rateTable        // GCRA theoretical arrival time (unix ns); expired when ≤ now
 	spent map[uint64]int64 // expiry (unix ns)
 	logs  map[uint64]*logState
 	hits  map[uint64]*hitState
@@ -115,7 +115,6 @@ func New(o Options) *Store {
 		if i < o.MaxKeys%n {
 			sh.limit++
 		}
-		sh.rates = make(map[uint64]int64)
 		sh.spent = make(map[uint64]int64)
 		sh.logs = make(map[uint64]*logState)
 		sh.hits = make(map[uint64]*hitState)
@@ -145,7 +144,7 @@ func (s *Store) Sweep() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += sweepMap(sh.rates, now, -1, func(v int64) int64 { return v })
+		n += sh.rates.sweep(now, -1)
 		n += sweepMap(sh.spent, now, -1, func(v int64) int64 { return v })
 		n += sweepMap(sh.logs, now, -1, func(v *logState) int64 { return v.exp })
 		n += sweepMap(sh.hits, now, -1, func(v *hitState) int64 { return v.exp })
@@ -154,18 +153,18 @@ func (s *Store) Sweep() int {
 	return n
 }
 
-func (sh *shard) len() int { return len(sh.rates) + len(sh.spent) + len(sh.logs) + len(sh.hits) }
+func (sh *shard) len() int { return sh.rates.n + len(sh.spent) + len(sh.logs) + len(sh.hits) }
 
-// sweepMap deletes the expired entries among the first n (all when n < 0) that ranging over m
-// yields, which starts at a random place.
-func sweepMap[V any](m map[uint64]V, now int64, n int, exp func(V) int64) int {
+// sweepMap deletes the entries expired at cut among the first n (all when n < 0) that ranging
+// over m yields, which starts at a random place.
+func sweepMap[V any](m map[uint64]V, cut int64, n int, exp func(V) int64) int {
 	dropped := 0
 	for k, v := range m {
 		if n == 0 {
 			break
 		}
 		n--
-		if exp(v) <= now {
+		if exp(v) <= cut {
 			delete(m, k)
 			dropped++
 		}
@@ -201,33 +200,39 @@ func evictFrom[V any](m map[uint64]V, now int64, exp func(V) int64) bool {
 	return dropped
 }
 
+// sweepGrace is how long past its expiry an entry stays before the sweep that runs as keys
+// are added drops it: a sender that comes back within it finds its entry (no insert), and the
+// sweep does not churn through buckets that are merely full between two requests.
+const sweepGrace = int64(time.Minute)
+
 // makeRoom is called before adding an entry of kind (0 rate, 1 spent, 2 log, 3 hits): it drops
-// a couple of expired entries of that kind as it goes, and at the cap evicts from the largest
-// map of the shard.
+// a couple of long-expired entries of that kind as it goes, and at the cap evicts, expired
+// entries first.
 func (sh *shard) makeRoom(now int64, kind int) {
+	cut := now - sweepGrace
 	switch kind {
 	case 0:
-		sweepMap(sh.rates, now, 2, func(v int64) int64 { return v })
+		sh.rates.sweep(cut, 2)
 	case 1:
-		sweepMap(sh.spent, now, 2, func(v int64) int64 { return v })
+		sweepMap(sh.spent, cut, 2, func(v int64) int64 { return v })
 	case 2:
-		sweepMap(sh.logs, now, 2, func(v *logState) int64 { return v.exp })
+		sweepMap(sh.logs, cut, 2, func(v *logState) int64 { return v.exp })
 	case 3:
-		sweepMap(sh.hits, now, 2, func(v *hitState) int64 { return v.exp })
+		sweepMap(sh.hits, cut, 2, func(v *hitState) int64 { return v.exp })
 	}
 	for sh.len() >= sh.limit {
 		// Expired entries anywhere in the shard go first...
-		if sweepMap(sh.rates, now, evictSample, func(v int64) int64 { return v })+
+		if sh.rates.sweep(now, evictSample)+
 			sweepMap(sh.spent, now, evictSample, func(v int64) int64 { return v })+
 			sweepMap(sh.logs, now, evictSample, func(v *logState) int64 { return v.exp })+
 			sweepMap(sh.hits, now, evictSample, func(v *hitState) int64 { return v.exp }) > 0 {
 			continue
 		}
 		// ...then the live entry that would expire first, from the largest map.
-		big := max(len(sh.rates), len(sh.spent), len(sh.logs), len(sh.hits))
+		big := max(sh.rates.n, len(sh.spent), len(sh.logs), len(sh.hits))
 		switch big {
-		case len(sh.rates):
-			evictFrom(sh.rates, now, func(v int64) int64 { return v })
+		case sh.rates.n:
+			sh.rates.evictOldest()
 		case len(sh.spent):
 			evictFrom(sh.spent, now, func(v int64) int64 { return v })
 		case len(sh.logs):
@@ -250,10 +255,12 @@ func (s *Store) Allow(_ context.Context, key string, r guard.Rate) (guard.RateRe
 	now := s.now()
 	t, burst := gcraParams(r)
 	h, sh := s.hash(key)
+	h |= 1 // 0 marks an empty table entry
 	sh.mu.Lock()
-	tat, ok := sh.rates[h]
-	if tat < now {
-		tat = now
+	i := sh.rates.find(h)
+	tat := now
+	if i >= 0 && sh.rates.ent[i].tat > now {
+		tat = sh.rates.ent[i].tat
 	}
 	next := tat + t
 	diff := now - (next - burst) // ≥ 0: allowed
@@ -265,10 +272,12 @@ func (s *Store) Allow(_ context.Context, key string, r guard.Rate) (guard.RateRe
 			RetryAfter: time.Duration(-diff),
 		}, nil
 	}
-	if !ok {
+	if i >= 0 {
+		sh.rates.ent[i].tat = next
+	} else {
 		sh.makeRoom(now, 0)
+		sh.rates.put(h, next)
 	}
-	sh.rates[h] = next
 	sh.mu.Unlock()
 	return guard.RateResult{
 		Allowed:    true,

@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -48,4 +49,29 @@ func Load(fsys fs.FS) ([]Migration, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out, nil
+}
+
+// Apply loads the migrations in dir of fsys and calls applyOne for each, in order, stopping at
+// the first error. applyOne applies one migration unless the database already has it, and
+// reports whether it did. Apply returns how many were applied.
+func Apply(ctx context.Context, fsys fs.FS, dir string, applyOne func(context.Context, Migration) (bool, error)) (int, error) {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		return 0, err
+	}
+	migs, err := Load(sub)
+	if err != nil {
+		return 0, err
+	}
+	applied := 0
+	for _, m := range migs {
+		done, err := applyOne(ctx, m)
+		if err != nil {
+			return applied, err
+		}
+		if done {
+			applied++
+		}
+	}
+	return applied, nil
 }

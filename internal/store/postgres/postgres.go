@@ -9,7 +9,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strconv"
 	"time"
 
@@ -154,24 +153,7 @@ func (e *NotOwnerError) Error() string {
 // Migrate applies the embedded migrations this database has not seen yet, each in its own
 // transaction under an advisory lock, so replicas starting together apply each one once.
 func (d *DB) Migrate(ctx context.Context) (applied int, err error) {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return 0, err
-	}
-	migs, err := migrate.Load(sub)
-	if err != nil {
-		return 0, err
-	}
-	for _, m := range migs {
-		done, err := d.applyOne(ctx, m)
-		if err != nil {
-			return applied, err
-		}
-		if done {
-			applied++
-		}
-	}
-	return applied, nil
+	return migrate.Apply(ctx, migrationFiles, "migrations", d.applyOne)
 }
 
 // migrationLock is the advisory lock key of schema changes ("hello" in ASCII).

@@ -8,7 +8,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"time"
 
@@ -53,28 +52,11 @@ func Open(path string) (*Store, error) {
 // Migrate applies the embedded migrations that this database has not seen yet. It is
 // idempotent and safe to run at every start.
 func (s *Store) Migrate(ctx context.Context) (applied int, err error) {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return 0, err
-	}
-	migs, err := migrate.Load(sub)
-	if err != nil {
-		return 0, err
-	}
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return 0, fmt.Errorf("creating schema_migrations: %w", err)
 	}
-	for _, m := range migs {
-		done, err := s.applyOne(ctx, m)
-		if err != nil {
-			return applied, err
-		}
-		if done {
-			applied++
-		}
-	}
-	return applied, nil
+	return migrate.Apply(ctx, migrationFiles, "migrations", s.applyOne)
 }
 
 func (s *Store) applyOne(ctx context.Context, m migrate.Migration) (bool, error) {
