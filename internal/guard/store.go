@@ -67,7 +67,9 @@ type Store interface {
 	// Attempt records guess in key's sliding log of the last window: entries older than
 	// window are dropped; a guess already in the log is allowed and not added again; else,
 	// with max entries present, the attempt is refused and nothing is recorded; else the
-	// guess is added with the current time and allowed. Exact: no approximation.
+	// guess is added with the current time and allowed. Exact: no approximation. A refusal's
+	// RetryAfter is the time until fewer than max guesses remain in the window (with exactly
+	// max present: until the oldest leaves). max <= 0 refuses and records nothing.
 	Attempt(ctx context.Context, key string, guess Guess, max int, window time.Duration) (AttemptResult, error)
 	// Peek reports key's log without changing it: the distinct guesses in the window and,
 	// when there are max or more, how long until the oldest leaves it.
@@ -78,6 +80,9 @@ type Store interface {
 	Clear(ctx context.Context, key string) error
 
 	// Hit counts one event for key over a sliding window and returns the count including it.
+	// Counts are exact up to 64 distinct timestamps per window; past that, close events share
+	// a slot, so an event may be counted up to window/64 longer, never shorter (this bounds
+	// the memory of a key).
 	Hit(ctx context.Context, key string, window time.Duration) (int, error)
 	// Count returns key's event count over the window without adding one.
 	Count(ctx context.Context, key string, window time.Duration) (int, error)

@@ -87,26 +87,30 @@ func (t *rateTable) del(i int) {
 	}
 }
 
-// sweep deletes the entries with tat ≤ cut among n entries from a random place (all when
-// n < 0) and returns how many it deleted.
+// sweep deletes the entries with tat ≤ cut among n entries (all when n < 0) met from a random
+// place, and returns how many it deleted.
 func (t *rateTable) sweep(cut int64, n int) int {
 	if t.n == 0 {
 		return 0
 	}
-	if n < 0 || n > len(t.ent) {
-		n = len(t.ent)
+	if n < 0 {
+		n = len(t.ent) + t.n // every slot; the slot count ends the loop
 	}
 	mask := len(t.ent) - 1
 	i := t.random() & mask
 	dropped := 0
-	for n > 0 {
-		if e := t.ent[i]; e.h != 0 && e.tat <= cut {
-			t.del(i) // an entry may have moved into i: look at it again
-			dropped++
-			continue
+	for slots := len(t.ent); n > 0 && slots > 0; {
+		e := t.ent[i]
+		if e.h != 0 {
+			n--
+			if e.tat <= cut {
+				t.del(i) // an entry may have moved into i: look at it again
+				dropped++
+				continue
+			}
 		}
 		i = (i + 1) & mask
-		n--
+		slots--
 	}
 	return dropped
 }
