@@ -107,11 +107,11 @@ func deriveKeys(secret []byte) keys {
 func (g *Guard) Sender(ctx context.Context, ip netip.Addr, auth bool) (RateResult, error) {
 	res, err := g.senderLimit(ctx, "s", ip, g.cfg.SenderLimit)
 	if err != nil || !res.Allowed || !auth {
-		g.metrics.decision("sender", res.Allowed, err)
+		g.metrics.sender.count(res.Allowed, err)
 		return res, err
 	}
 	ares, err := g.senderLimit(ctx, "a", ip, g.cfg.AuthSenderLimit)
-	g.metrics.decision("auth_sender", ares.Allowed, err)
+	g.metrics.authSender.count(ares.Allowed, err)
 	if err != nil {
 		return res, err
 	}

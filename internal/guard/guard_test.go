@@ -61,7 +61,7 @@ func defaultConfig() guard.Config {
 	}
 }
 
-func newEnv(t *testing.T, cfg guard.Config) *env {
+func newEnv(t testing.TB, cfg guard.Config) *env {
 	t.Helper()
 	ctx := context.Background()
 	c := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}

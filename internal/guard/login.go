@@ -28,7 +28,7 @@ func (g *Guard) BeginLogin(ctx context.Context, a account.Attempt) (account.Logi
 		return nil, g.storeFailure(ctx, "peek", err)
 	}
 	if peek.Failures >= g.cfg.LoginMaxFailures {
-		g.metrics.decision("login", false, nil)
+		g.metrics.login.count(false, nil)
 		return nil, tooManyAttempts(peek.RetryAfter)
 	}
 	if err := g.loginCaptcha(ctx, a, peek.Failures, trusted); err != nil {
@@ -39,7 +39,7 @@ func (g *Guard) BeginLogin(ctx context.Context, a account.Attempt) (account.Logi
 	if err != nil {
 		return nil, g.storeFailure(ctx, "attempt", err)
 	}
-	g.metrics.decision("login", res.Allowed, nil)
+	g.metrics.login.count(res.Allowed, nil)
 	if !res.Allowed {
 		return nil, tooManyAttempts(res.RetryAfter)
 	}
@@ -90,7 +90,7 @@ func (g *Guard) checkCaptcha(ctx context.Context, a account.Attempt) error {
 	if a.Captcha != (account.CaptchaAnswer{}) {
 		err := g.captcha.Verify(ctx, a.Captcha, a.Sender)
 		if err == nil {
-			g.metrics.decision("captcha", true, nil)
+			g.metrics.captcha.count(true, nil)
 			return nil
 		}
 		if account.CodeOf(err) != account.CodeCaptchaInvalid {
@@ -98,7 +98,7 @@ func (g *Guard) checkCaptcha(ctx context.Context, a account.Attempt) error {
 		}
 		code, msg = account.CodeCaptchaInvalid, "the captcha answer is wrong or expired; try the new one"
 	}
-	g.metrics.decision("captcha", false, nil)
+	g.metrics.captcha.count(false, nil)
 	ch, err := g.captcha.Challenge()
 	if err != nil {
 		return &account.Error{Code: account.CodeInternal, Message: "internal error", Err: err}
