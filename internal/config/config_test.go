@@ -128,3 +128,36 @@ func TestREADMEListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+func TestGuardSettings(t *testing.T) {
+	c, _, err := Load(nil, []string{"HELLO_SENDER_LIMIT=5/10s", "HELLO_CAPTCHA=off", "HELLO_SECRET=" + strings.Repeat("k", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Guard.SenderLimit.Count != 5 || c.Guard.SenderLimit.Period != 10*time.Second || c.Guard.Captcha || c.Guard.LoginMaxFailures != 3 {
+		t.Fatalf("guard = %+v", c.Guard)
+	}
+	for _, s := range c.Effective() {
+		if s.Key == "HELLO_SECRET" && s.Value.String() != "***" {
+			t.Fatalf("HELLO_SECRET shown as %q", s.Value)
+		}
+	}
+	bad := []struct{ env []string }{
+		{[]string{"HELLO_ENV=production"}}, // no HELLO_SECRET
+		{[]string{"HELLO_SECRET=short"}},
+		{[]string{"HELLO_SENDER_LIMIT=600"}},
+		{[]string{"HELLO_SENDER_LIMIT=0/1m"}},
+		{[]string{"HELLO_CAPTCHA=maybe"}},
+		{[]string{"HELLO_CAPTCHA_PROVIDER=turnstile"}}, // no keys
+		{[]string{"HELLO_REDIS_URL=http://cache:6379"}},
+		{[]string{"HELLO_REDIS_FAILURE=retry"}},
+	}
+	for _, tt := range bad {
+		if _, _, err := Load(nil, tt.env); !errors.Is(err, ErrUsage) {
+			t.Errorf("Load(%v) = %v, want a usage error", tt.env, err)
+		}
+	}
+	if _, _, err := Load(nil, []string{"HELLO_ENV=production", "HELLO_SECRET=" + strings.Repeat("k", 32)}); err != nil {
+		t.Errorf("production with a secret: %v", err)
+	}
+}
