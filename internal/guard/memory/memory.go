@@ -103,7 +103,7 @@ func New(o Options) *Store {
 		seed:   maphash.MakeSeed(),
 		mask:   uint64(n - 1),
 		shards: make([]shard, n),
-		now:    coarseNow,
+		now:    newCoarseClock().Now,
 		max:    o.MaxKeys,
 	}
 	if o.Now != nil {
