@@ -44,17 +44,14 @@ func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 
 	h.Signal()
 	// Shutdown has begun once the listener refuses new connections.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testenv.Eventually(t, 30*time.Second, "the listener refusing connections after the shutdown signal", func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
-			break
+			return true
 		}
 		_ = c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("the listener still accepts connections 30s after the shutdown signal")
-		}
-	}
+		return false
+	})
 
 	if _, err := conn.Write([]byte(body)); err != nil {
 		t.Fatal(err)

@@ -23,12 +23,7 @@ func readyStatus(t *testing.T, c *testenv.Client) string {
 // waitReadyStatus polls /readyz until it reports want (the store probes Redis by itself).
 func waitReadyStatus(t *testing.T, c *testenv.Client, want string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for readyStatus(t, c) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz did not report %q within 30s", want)
-		}
-	}
+	testenv.Eventually(t, 30*time.Second, "/readyz status "+want, func() bool { return readyStatus(t, c) == want })
 }
 
 func TestReplicasShareLimitsAndCaptchasThroughRedis(t *testing.T) {

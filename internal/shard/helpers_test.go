@@ -187,15 +187,3 @@ func usernames(t testing.TB, dsns ...string) map[string]int {
 	}
 	return out
 }
-
-// eventually waits for cond, failing the test after timeout.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition, not synchronising on time
-	}
-}

@@ -69,7 +69,7 @@ func TestShardDownAffectsOnlyItsUsers(t *testing.T) {
 	if err := own.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "s3's users log in again", func() bool {
+	testenv.Eventually(t, 30*time.Second, "s3's users log in again", func() bool {
 		return c.PostJSON("/api/login", creds(users["s3"][0])).Status == http.StatusOK
 	})
 	for _, n := range users["s3"] {
@@ -181,13 +181,13 @@ func TestMoveAndRebalanceUnderLoad(t *testing.T) {
 			ld.finish()
 		}
 	}()
-	eventually(t, 60*time.Second, "load is running", func() bool { return ld.ops.Load() > 50 })
+	testenv.Eventually(t, 60*time.Second, "load is running", func() bool { return ld.ops.Load() > 50 })
 
 	if out, err := hello(t, env, "shards", "move", "--logical", fmt.Sprint(moving), "--to", "s2"); err != nil {
 		t.Fatalf("shards move: %v\n%s", err, out)
 	}
 	before := ld.ops.Load()
-	eventually(t, 60*time.Second, "load continues after the move", func() bool { return ld.ops.Load() > before+50 })
+	testenv.Eventually(t, 60*time.Second, "load continues after the move", func() bool { return ld.ops.Load() > before+50 })
 
 	s4 := testenv.SharedPostgres(t).CreateDB(t)
 	set.dsn["s4"] = s4
@@ -199,7 +199,7 @@ func TestMoveAndRebalanceUnderLoad(t *testing.T) {
 		t.Fatalf("shards rebalance: %v\n%s", err, out)
 	}
 	before = ld.ops.Load()
-	eventually(t, 60*time.Second, "load continues after the rebalance", func() bool { return ld.ops.Load() > before+50 })
+	testenv.Eventually(t, 60*time.Second, "load continues after the rebalance", func() bool { return ld.ops.Load() > before+50 })
 	ld.finish()
 	stopped = true
 
@@ -271,7 +271,7 @@ func TestKilledDuringSignupBurstLosesNoAcknowledgedAccount(t *testing.T) {
 	go func() { _ = cmd.Wait(); close(exited) }()
 	defer func() { _ = cmd.Process.Kill(); <-exited }()
 	base := "http://" + addr
-	eventually(t, 30*time.Second, "the binary serves", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the binary serves", func() bool {
 		r, err := get(base, "/healthz")
 		return err == nil && r.status == http.StatusOK
 	})
@@ -295,7 +295,7 @@ func TestKilledDuringSignupBurstLosesNoAcknowledgedAccount(t *testing.T) {
 			}
 		})
 	}
-	eventually(t, 60*time.Second, "200 signups acknowledged", func() bool {
+	testenv.Eventually(t, 60*time.Second, "200 signups acknowledged", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(acked) >= 200

@@ -165,9 +165,6 @@ func TestHotKeysSurviveFlood(t *testing.T) {
 }
 
 func TestAllowDoesNotAllocate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("allocation count only")
-	}
 	s := memory.New(memory.Options{})
 	ctx := context.Background()
 	r := guard.Rate{Count: 1 << 30, Period: time.Hour}

@@ -45,13 +45,7 @@ func TestConformance(t *testing.T) {
 // waitState polls State until it is want: the store recovers by itself in the background.
 func waitState(t *testing.T, s *redis.Store, want string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for s.State() != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("State() = %q after 20s, want %q", s.State(), want)
-		}
-		time.Sleep(2 * time.Millisecond) // poll interval, not synchronisation
-	}
+	testenv.Eventually(t, 20*time.Second, "State() = "+want, func() bool { return s.State() == want })
 }
 
 // Two replicas on one Redis share counters and spent ids (on Redis' clock: no injected time).
