@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/hellosvc/hello/internal/config"
 	"github.com/hellosvc/hello/internal/guard"
@@ -22,6 +24,9 @@ type sharedStore interface {
 // newRedisStore connects the shared limiter store. Redis need not be up at start: until it
 // answers, decisions fall back to local (or are refused, with HELLO_REDIS_FAILURE=deny).
 func newRedisStore(_ context.Context, cfg *config.Config, local guard.Store, log *slog.Logger, reg prometheus.Registerer) (sharedStore, error) {
+	// go-redis reports connection trouble through a process-wide logger of its own (plain text
+	// on stderr); route it into the service's JSON log instead.
+	goredis.SetLogger(redisLogger{log})
 	s, err := redis.New(redis.Options{
 		URL: cfg.Guard.RedisURL, Password: cfg.Guard.RedisPassword.Reveal(),
 		Local: local, FailureMode: cfg.Guard.RedisFailure, Logger: log, Registerer: reg,
@@ -30,4 +35,11 @@ func newRedisStore(_ context.Context, cfg *config.Config, local guard.Store, log
 		return nil, fmt.Errorf("%w: HELLO_REDIS_URL: %w", config.ErrUsage, err)
 	}
 	return s, nil
+}
+
+// redisLogger adapts slog to go-redis' logger.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "detail", strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
