@@ -274,6 +274,26 @@ func TestSecureCookieBehindTrustedProxy(t *testing.T) {
 	}
 }
 
+func TestPagesAreHardened(t *testing.T) {
+	h := testenv.StartHello(t, nil)
+	c := testenv.NewClient(t, h.URL)
+	r := c.Get("/login")
+	for k, want := range map[string]string{
+		"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+		"Content-Security-Policy": "frame-ancestors 'none'", "Referrer-Policy": "same-origin",
+	} {
+		if got := r.Header.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if r := c.Get("/static/style.css"); r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/css") {
+		t.Errorf("stylesheet = %d %s", r.Status, r.Header.Get("Content-Type"))
+	}
+	if r := c.Get("/static/"); r.Status != 404 {
+		t.Errorf("GET /static/ = %d, want 404 (no directory listing)", r.Status)
+	}
+}
+
 func TestProbesAndMetrics(t *testing.T) {
 	h := testenv.StartHello(t, nil)
 	c := testenv.NewClient(t, h.URL)

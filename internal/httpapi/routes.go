@@ -25,7 +25,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("GET /login", s.pageLogin)
 	s.mux.HandleFunc("POST /login", s.pageLoginSubmit)
 	s.mux.HandleFunc("POST /logout", s.pageLogout)
-	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(web.Static())))
+	s.mux.Handle("GET /static/{file}", http.StripPrefix("/static/", http.FileServerFS(web.Static())))
 
 	// Probes
 	s.mux.HandleFunc("GET /healthz", s.healthz)

@@ -80,6 +80,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	h = s.limitBody(h)
 	h = s.limitSenders(h)
 	h = s.recoverPanics(h)
+	h = securityHeaders(h)
 	h = s.observe(h)
 	return h, nil
 }
