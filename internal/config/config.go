@@ -129,7 +129,7 @@ func Load(args, environ []string) (*Config, []string, error) {
 	for _, s := range settings {
 		known[s.name] = true
 		v, src := s.def, "default"
-		if e, ok := env[s.name]; ok && e != "" {
+		if e, ok := env[s.name]; ok { // set, even to "": HELLO_ADMIN_ADDR= disables the listener
 			v, src = e, s.name
 		}
 		if f, ok := flags[s.name]; ok {

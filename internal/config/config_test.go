@@ -39,6 +39,19 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 	}
 }
 
+func TestAnEmptyVariableIsAValue(t *testing.T) {
+	c, _, err := Load(nil, []string{"HELLO_ADMIN_ADDR="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AdminAddr != "" {
+		t.Fatalf("HELLO_ADMIN_ADDR= gave %q, want the admin listener disabled", c.AdminAddr)
+	}
+	if _, _, err := Load(nil, []string{"HELLO_SESSION_TTL="}); !errors.Is(err, ErrUsage) {
+		t.Fatalf("HELLO_SESSION_TTL= = %v, want a usage error (empty is not a duration)", err)
+	}
+}
+
 func TestMalformedValues(t *testing.T) {
 	tests := []struct{ env, want string }{
 		{"HELLO_SESSION_TTL=tomorrow", "HELLO_SESSION_TTL"},
