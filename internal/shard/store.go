@@ -194,11 +194,11 @@ func (s *Store) call(ctx context.Context, username string, op func(context.Conte
 		m = s.cur.Load()
 	}
 	l := shardkey.Logical(username, m.LogicalShards)
-	target, hops := "", 0
+	target, from, hops := "", "", 0
 	wait := time.Millisecond
 	for {
 		if target == "" {
-			target = s.cur.Load().Owner(l)
+			target, from = s.cur.Load().Owner(l), ""
 		}
 		db, err := s.db(ctx, target)
 		if err == nil {
@@ -214,7 +214,18 @@ func (s *Store) call(ctx context.Context, username string, op func(context.Conte
 			return nil
 		}
 		if no != nil && no.State == "moved" && no.Peer != "" && hops < 3 {
-			target, hops = no.Peer, hops+1 // the logical shard's forwarding pointer
+			target, from, hops = no.Peer, target, hops+1 // the logical shard's forwarding pointer
+			continue
+		}
+		if no != nil && no.State == "incoming" && from != "" && no.Peer == from && hops < 3 {
+			// The source switched to this database, but the mover stopped before promoting it.
+			// The copy was verified under the fence before the switch, so finishing that step
+			// here is safe, and the logical shard serves again without waiting for a re-run.
+			if ok, perr := db.Promote(ctx, l); perr == nil && ok {
+				s.log.Warn("finished an interrupted move: promoted the logical shard on its new owner",
+					"logical", l, "from", from, "to", target)
+			}
+			hops++
 			continue
 		}
 		// A stale map, or a switch in progress: re-read the map, back off, try again.

@@ -91,8 +91,9 @@ func TestStaleReplicaFollowsTheMove(t *testing.T) {
 	}
 }
 
-// A move that crashed right after its switch is finished by running it again; one that crashed
-// before (a partial copy on the target) leaves the source serving, and its copy is cleaned.
+// A move that crashed right after its switch is finished by the service's next request for the
+// logical shard, and running it again publishes the map and cleans up; one that crashed before
+// (a partial copy on the target) leaves the source serving, and its copy is cleaned.
 func TestMoveIsSafeToRerunAfterACrash(t *testing.T) {
 	ctx := context.Background()
 	set := newSet(t, 8, shared(3)...)
@@ -147,6 +148,14 @@ func TestMoveIsSafeToRerunAfterACrash(t *testing.T) {
 	}
 	if h, _ := st.Holders(ctx, 0); len(h) != 0 {
 		t.Fatalf("mid-switch holders %v", h)
+	}
+	// The service does not wait for the re-run: the first request for the logical shard follows
+	// the source's forwarding pointer and finishes the takeover the mover had verified.
+	if _, err := st.GetAccount(ctx, names[0]); err != nil {
+		t.Fatalf("GetAccount after a crash right after the switch: %v", err)
+	}
+	if h, _ := st.Holders(ctx, 0); len(h) != 1 || h[0] != "s3" {
+		t.Fatalf("after that request, logical shard 0 is served by %v, want s3", h)
 	}
 	// Re-running the move to s2 is refused (the switch went to s3); re-running it to s3 finishes it.
 	if _, err := st.Move(ctx, 0, "s2"); err == nil {
