@@ -48,7 +48,9 @@ func TestShardDownAffectsOnlyItsUsers(t *testing.T) {
 		if r.Status != http.StatusServiceUnavailable || r.Code() != "storage_unavailable" || r.Header.Get("Retry-After") == "" {
 			t.Fatalf("login of %s with its shard down = %d %s, want 503 storage_unavailable with Retry-After", n, r.Status, r.Body)
 		}
-		if took := time.Since(start); took > 1500*time.Millisecond {
+		// Bounded by HELLO_DB_TIMEOUT=1s rather than the 5 s connect timeout; the margin
+		// absorbs a loaded CI machine.
+		if took := time.Since(start); took > 3*time.Second {
 			t.Fatalf("login of %s took %s with HELLO_DB_TIMEOUT=1s", n, took)
 		}
 	}
