@@ -85,7 +85,7 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	if !errors.Is(err, account.ErrUnavailable) {
 		t.Fatalf("GetAccount with the server down = %v, want ErrUnavailable", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 3*time.Second { // the 1 s timeout, with room for a loaded machine
 		t.Fatalf("GetAccount took %s with a 1s timeout", d)
 	}
 	if err := pg.Start(); err != nil {
