@@ -43,7 +43,9 @@ func (g *Guard) BeginLogin(ctx context.Context, a account.Attempt) (account.Logi
 	if !res.Allowed {
 		return nil, tooManyAttempts(res.RetryAfter)
 	}
-	return &ticket{g: g, a: a, key: key, guess: guess, trusted: trusted}, nil
+	// This guess filled the window: if it is wrong, the name (or device) is now locked.
+	fills := res.Failures >= g.cfg.LoginMaxFailures && res.Failures > peek.Failures
+	return &ticket{g: g, a: a, key: key, guess: guess, trusted: trusted, fills: fills}, nil
 }
 
 func tooManyAttempts(retry time.Duration) *account.Error {
@@ -115,6 +117,7 @@ type ticket struct {
 	key     string
 	guess   Guess
 	trusted bool
+	fills   bool // the reserved guess is the one that filled the window
 }
 
 // Succeeded clears the failures of the name (or device) and issues a device cookie.
@@ -141,11 +144,10 @@ func (t *ticket) Failed(ctx context.Context) {
 			t.g.log.WarnContext(ctx, "counting a login failure", "err", err)
 		}
 	}
-	peek, err := t.g.store.Peek(ctx, t.key, t.g.cfg.LoginMaxFailures, t.g.cfg.LoginWindow)
-	if err == nil && peek.Failures >= t.g.cfg.LoginMaxFailures {
+	if t.fills {
 		t.g.metrics.lockouts.Inc()
 		t.g.log.WarnContext(ctx, "login locked", "username", t.a.Username, "trusted_device", t.trusted,
-			"sender", t.a.Sender.String(), "failures", peek.Failures, "retry_after_s", int(peek.RetryAfter.Seconds()))
+			"sender", t.a.Sender.String(), "failures", t.g.cfg.LoginMaxFailures, "window", t.g.cfg.LoginWindow.String())
 	}
 }
 

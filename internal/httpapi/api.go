@@ -20,7 +20,7 @@ type credentials struct {
 // request turns decoded credentials into the domain's request, adding who sent it.
 func (s *server) request(r *http.Request, c credentials) account.Request {
 	req := account.Request{
-		Username: c.Username, Password: c.Password, Sender: s.resolver.ClientIP(r),
+		Username: c.Username, Password: c.Password, Sender: clientOf(r),
 		Captcha: account.CaptchaAnswer{ID: c.CaptchaID, Answer: c.CaptchaAnswer, Token: c.CaptchaToken},
 	}
 	if ck, err := r.Cookie(DeviceCookie); err == nil {

@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -26,7 +28,8 @@ func (s *server) observe(next http.Handler) http.Handler {
 			id = reqid.New()
 		}
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(reqid.NewContext(r.Context(), id))
+		client := s.resolver.ClientIP(r) // resolved once; handlers read it with clientOf
+		r = r.WithContext(context.WithValue(reqid.NewContext(r.Context(), id), clientKey{}, client))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 
@@ -46,8 +49,16 @@ func (s *server) observe(next http.Handler) http.Handler {
 		s.log.Log(r.Context(), level, "request",
 			"method", r.Method, "route", route, "path", r.URL.Path, "status", rec.status,
 			"duration_ms", float64(elapsed.Microseconds())/1000, "bytes", rec.bytes,
-			"client", s.resolver.ClientIP(r).String())
+			"client", client.String())
 	})
+}
+
+type clientKey struct{}
+
+// clientOf returns the sender of r as observe resolved it (see realip).
+func clientOf(r *http.Request) netip.Addr {
+	a, _ := r.Context().Value(clientKey{}).(netip.Addr)
+	return a
 }
 
 // metricMethod keeps the method label's cardinality bounded.
@@ -127,7 +138,7 @@ func crossOriginProtection(next http.Handler, s *server) http.Handler {
 // a refusal costs microseconds. Every response carries the RateLimit-* headers.
 func (s *server) limitSenders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res, err := s.guard.Sender(r.Context(), s.resolver.ClientIP(r), isAuthRoute(r))
+		res, err := s.guard.Sender(r.Context(), clientOf(r), isAuthRoute(r))
 		if err != nil {
 			// The limiter store fell over; the memory fallback answers Allow, so this is rare:
 			// serve the request rather than fail every visitor.

@@ -160,6 +160,7 @@ func (p *Postgres) exec(ctx context.Context, sql string) error {
 	return err
 }
 
+// freePort asks the kernel for a free TCP port on 127.0.0.1.
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

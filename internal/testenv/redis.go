@@ -51,7 +51,7 @@ func StartRedis(t testing.TB) *Redis {
 	if _, err := RedisServerPath(); err != nil {
 		t.Fatal(err)
 	}
-	port, err := redisFreePort()
+	port, err := freePort()
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
@@ -174,14 +174,4 @@ func doRedis(addr string, timeout time.Duration, args ...string) (string, error)
 		return "", err
 	}
 	return strings.TrimRight(line, "\r\n"), nil
-}
-
-// redisFreePort asks the kernel for a free TCP port on 127.0.0.1.
-func redisFreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -311,7 +311,7 @@ func (sh *shard) log(h uint64, key string, now, w int64) *logState {
 		delete(sh.logs, h)
 		return nil
 	}
-	l.log = pruneLog(l.log, now-w)
+	l.log = prune(l.log, now-w)
 	return l
 }
 
@@ -361,18 +361,21 @@ func (s *Store) Peek(_ context.Context, key string, maxN int, window time.Durati
 	return r, nil
 }
 
-// pruneLog drops the entries at or before cut (no longer inside the window).
-func pruneLog(log []logEntry, cut int64) []logEntry {
+// prune drops the entries at or before cut (no longer inside the window), in place.
+func prune[E interface{ time() int64 }](entries []E, cut int64) []E {
 	k := 0
-	for _, l := range log {
-		if l.at > cut {
-			log[k] = l
+	for _, e := range entries {
+		if e.time() > cut {
+			entries[k] = e
 			k++
 		}
 	}
-	clear(log[k:])
-	return log[:k]
+	clear(entries[k:])
+	return entries[:k]
 }
+
+func (e logEntry) time() int64 { return e.at }
+func (e hitEntry) time() int64 { return e.at }
 
 // logRetry is how long until fewer than maxN entries remain: until the entry at position
 // len-maxN (oldest first) leaves the window; with exactly maxN entries, the oldest.
@@ -429,7 +432,7 @@ func (sh *shard) hitsOf(h uint64, key string, now, w int64) *hitState {
 		delete(sh.hits, h)
 		return nil
 	}
-	x.hits = pruneHits(x.hits, now-w)
+	x.hits = prune(x.hits, now-w)
 	return x
 }
 
@@ -467,17 +470,6 @@ func (s *Store) Count(_ context.Context, key string, window time.Duration) (int,
 		return sumHits(x.hits), nil
 	}
 	return 0, nil
-}
-
-func pruneHits(h []hitEntry, cut int64) []hitEntry {
-	k := 0
-	for _, x := range h {
-		if x.at > cut {
-			h[k] = x
-			k++
-		}
-	}
-	return h[:k]
 }
 
 func sumHits(h []hitEntry) int {
