@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Build: a static binary (no cgo: SQLite is the pure-Go modernc.org/sqlite).
-FROM golang:1.26-bookworm AS build
+FROM golang:1.26.10-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

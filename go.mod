@@ -2,6 +2,8 @@ module github.com/hellosvc/hello
 
 go 1.26.0
 
+toolchain go1.26.10
+
 require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/dchest/captcha v1.1.0

@@ -2,6 +2,8 @@ module github.com/hellosvc/hello/deploy/helm
 
 go 1.26.0
 
+toolchain go1.26.10
+
 require (
 	helm.sh/helm/v3 v3.22.0
 	k8s.io/api v0.37.0
