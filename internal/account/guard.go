@@ -37,6 +37,8 @@ type Attempt struct {
 type Guard interface {
 	BeginLogin(ctx context.Context, a Attempt) (LoginTicket, error)
 	CheckSignup(ctx context.Context, a Attempt) error
+	// Device returns the device id in a device cookie whose signature is valid for username.
+	Device(cookie, username string) (id string, ok bool)
 }
 
 // LoginTicket is an admitted login attempt; exactly one of its methods is called.
@@ -55,6 +57,7 @@ type openGuard struct{}
 
 func (openGuard) BeginLogin(context.Context, Attempt) (LoginTicket, error) { return openTicket{}, nil }
 func (openGuard) CheckSignup(context.Context, Attempt) error               { return nil }
+func (openGuard) Device(string, string) (string, bool)                     { return "", false }
 
 type openTicket struct{}
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -80,7 +81,7 @@ func (s *Service) Signup(ctx context.Context, r Request) (Account, error) {
 	if err != nil {
 		return Account{}, err
 	}
-	if err := ValidatePassword(r.Password); err != nil {
+	if err := validateSignup(name, r.Password); err != nil {
 		return Account{}, err
 	}
 	if err := s.guard.CheckSignup(ctx, Attempt{Username: name, Sender: r.Sender, Captcha: r.Captcha}); err != nil {
@@ -118,14 +119,34 @@ func (s *Service) Login(ctx context.Context, r Request) (LoginResult, error) {
 	if err != nil {
 		return LoginResult{}, err
 	}
-	if err := ValidatePassword(r.Password); err != nil {
+	if err := validateLoginPassword(r.Password); err != nil {
 		return LoginResult{}, err
 	}
-	ticket, err := s.guard.BeginLogin(ctx, Attempt{Username: name, Password: r.Password, Sender: r.Sender, Device: r.Device, Captcha: r.Captcha})
+	// A device cookie counts only while the account still lists its device (not forgotten,
+	// not dropped as the oldest): read only for a cookie whose signature is valid, and the
+	// account read is reused for the password check.
+	var known *Account
+	device, trusted := "", false
+	if r.Device != "" {
+		if id, ok := s.guard.Device(r.Device, name); ok {
+			a, err := s.store.GetAccount(ctx, name)
+			switch {
+			case err == nil:
+				known, device, trusted = &a, id, slices.Contains(a.Devices, id)
+			case !errors.Is(err, ErrNotFound):
+				return LoginResult{}, storeError("loading account", err)
+			}
+		}
+	}
+	attempt := Attempt{Username: name, Password: r.Password, Sender: r.Sender, Captcha: r.Captcha}
+	if trusted {
+		attempt.Device = r.Device
+	}
+	ticket, err := s.guard.BeginLogin(ctx, attempt)
 	if err != nil {
 		return LoginResult{}, err
 	}
-	res, ok, err := s.verifyAndOpen(ctx, name, r.Password)
+	res, ok, err := s.verifyAndOpen(ctx, name, r.Password, known)
 	switch {
 	case err != nil:
 		ticket.Abandon(ctx)
@@ -135,13 +156,56 @@ func (s *Service) Login(ctx context.Context, r Request) (LoginResult, error) {
 		return LoginResult{}, errInvalidCredentials
 	}
 	res.Device = ticket.Succeeded(ctx)
+	s.rememberDevice(ctx, name, res.Device, device, known)
 	return res, nil
 }
 
+// rememberDevice lists the device of a freshly issued cookie as the account's newest (the
+// store keeps MaxDevices). A failure only costs the device its trust at the next login.
+func (s *Service) rememberDevice(ctx context.Context, name, cookie, presented string, known *Account) {
+	id, ok := s.guard.Device(cookie, name)
+	if !ok {
+		return
+	}
+	if known != nil && id == presented && len(known.Devices) > 0 && known.Devices[len(known.Devices)-1] == id {
+		return // already the newest: no write
+	}
+	if err := s.store.AddDevice(ctx, name, id); err != nil {
+		s.log.WarnContext(ctx, "remembering a trusted device", "err", err)
+	}
+}
+
+// ForgetDevices ends the trust of the device whose cookie is presented, or of every device of
+// the session's account when all is set. A session is required.
+func (s *Service) ForgetDevices(ctx context.Context, token, deviceCookie string, all bool) error {
+	sess, err := s.session(ctx, token)
+	if err != nil {
+		return err
+	}
+	id := ""
+	if !all {
+		var ok bool
+		if id, ok = s.guard.Device(deviceCookie, sess.Username); !ok {
+			return nil // this browser holds no device of the account: nothing to forget
+		}
+	}
+	if err := s.store.ForgetDevices(ctx, sess.Username, id); err != nil && !errors.Is(err, ErrNotFound) {
+		return storeError("forgetting devices", err)
+	}
+	return nil
+}
+
 // verifyAndOpen checks the password and, when it is right, opens a session. ok is false for an
-// unknown name or a wrong password; err is set when no verdict could be reached.
-func (s *Service) verifyAndOpen(ctx context.Context, name, password string) (LoginResult, bool, error) {
-	acct, err := s.store.GetAccount(ctx, name)
+// unknown name or a wrong password; err is set when no verdict could be reached. known is the
+// account when it was already read.
+func (s *Service) verifyAndOpen(ctx context.Context, name, password string, known *Account) (LoginResult, bool, error) {
+	var acct Account
+	var err error
+	if known != nil {
+		acct = *known
+	} else {
+		acct, err = s.store.GetAccount(ctx, name)
+	}
 	found := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return LoginResult{}, false, storeError("loading account", err)

@@ -10,7 +10,11 @@ type Account struct {
 	Username     string
 	PasswordHash string
 	CreatedAt    time.Time
+	Devices      []string // ids of the trusted devices, oldest first (at most MaxDevices)
 }
+
+// MaxDevices is how many trusted devices an account keeps; a new one drops the oldest.
+const MaxDevices = 20
 
 // Session is a logged-in session. Only the SHA-256 of the token is ever stored.
 type Session struct {
@@ -28,6 +32,11 @@ type Store interface {
 	CreateAccount(ctx context.Context, a Account) error
 	GetAccount(ctx context.Context, username string) (Account, error)
 	UpdatePasswordHash(ctx context.Context, username, hash string) error
+	// AddDevice records device (a hex id) as username's newest trusted device, keeping the
+	// newest MaxDevices. Atomic: concurrent logins lose none of each other's devices.
+	AddDevice(ctx context.Context, username, device string) error
+	// ForgetDevices removes device from username's trusted devices; "" removes them all.
+	ForgetDevices(ctx context.Context, username, device string) error
 
 	CreateSession(ctx context.Context, s Session) error
 	// GetSession returns the session of username whose token hashes to tokenHash.

@@ -2,10 +2,11 @@ package account
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/hellosvc/hello/internal/b64url"
 )
 
 // A session token is "<base64url(username)>.<base64url(32 random bytes)>". The random part is
@@ -13,30 +14,29 @@ import (
 // database (shard) that holds the session, and binds the token to its owner.
 const tokenSecretLen = 32
 
-var tokenEnc = base64.RawURLEncoding
-
 func newToken(random io.Reader, username string) (token string, hash []byte, err error) {
 	secret := make([]byte, tokenSecretLen)
 	if _, err := io.ReadFull(random, secret); err != nil {
 		return "", nil, fmt.Errorf("reading token randomness: %w", err)
 	}
 	sum := sha256.Sum256(secret)
-	return tokenEnc.EncodeToString([]byte(username)) + "." + tokenEnc.EncodeToString(secret), sum[:], nil
+	return b64url.Encode([]byte(username)) + "." + b64url.Encode(secret), sum[:], nil
 }
 
 // parseToken splits a token into its username and the hash of its secret. ok is false for
 // anything that is not a well-formed token.
 func parseToken(token string) (username string, hash []byte, ok bool) {
 	u, s, found := strings.Cut(token, ".")
-	if !found || len(token) > 512 {
+	if !found {
 		return "", nil, false
 	}
-	name, err := tokenEnc.DecodeString(u)
-	if err != nil || len(name) == 0 {
+	// Canonical spellings only, so one session has one token text.
+	name, ok := b64url.Decode(u, 0, b64url.EncodedLen(4*MaxUsernameLen))
+	if !ok || len(name) == 0 {
 		return "", nil, false
 	}
-	secret, err := tokenEnc.DecodeString(s)
-	if err != nil || len(secret) != tokenSecretLen {
+	secret, ok := b64url.Decode(s, tokenSecretLen, 0)
+	if !ok {
 		return "", nil, false
 	}
 	sum := sha256.Sum256(secret)

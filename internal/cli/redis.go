@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
@@ -14,16 +15,9 @@ import (
 	"github.com/hellosvc/hello/internal/guard/redis"
 )
 
-// sharedStore is a limiter store shared by every replica, with a local fallback.
-type sharedStore interface {
-	guard.Store
-	State() string
-	Close() error
-}
-
 // newRedisStore connects the shared limiter store. Redis need not be up at start: until it
 // answers, decisions fall back to local (or are refused, with HELLO_REDIS_FAILURE=deny).
-func newRedisStore(_ context.Context, cfg *config.Config, local guard.Store, log *slog.Logger, reg prometheus.Registerer) (sharedStore, error) {
+func newRedisStore(ctx context.Context, cfg *config.Config, local guard.Store, log *slog.Logger, reg prometheus.Registerer) (*redis.Store, error) {
 	// go-redis reports connection trouble through a process-wide logger of its own (plain text
 	// on stderr); route it into the service's JSON log instead.
 	goredis.SetLogger(redisLogger{log})
@@ -34,7 +28,24 @@ func newRedisStore(_ context.Context, cfg *config.Config, local guard.Store, log
 	if err != nil {
 		return nil, fmt.Errorf("%w: HELLO_REDIS_URL: %w", config.ErrUsage, err)
 	}
+	checkEviction(ctx, s, log)
 	return s, nil
+}
+
+// checkEviction warns, loudly, when Redis may evict the limiter's keys: under memory pressure
+// an evicting policy drops failure logs, and every lock they hold vanishes with them.
+func checkEviction(ctx context.Context, s *redis.Store, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	policy, safe, err := s.CheckEviction(ctx)
+	switch {
+	case err != nil:
+		log.Warn("limiter: could not read redis' maxmemory-policy; it must be noeviction", "err", err)
+	case !safe:
+		log.Error("limiter: redis maxmemory-policy evicts keys: under memory pressure failure logs, and the lockouts they hold, "+
+			"silently vanish; set maxmemory-policy noeviction (an out-of-memory redis is then a failure this service falls back on)",
+			"maxmemory_policy", policy)
+	}
 }
 
 // redisLogger adapts slog to go-redis' logger.

@@ -62,9 +62,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	var draining atomic.Bool
 	handler, err := httpapi.NewServer(httpapi.Deps{
-		Accounts: accounts, Logger: log, Metrics: reg, Resolver: realip.New(cfg.TrustedProxies),
+		Accounts: accounts, Logger: log, Metrics: reg, Resolver: realip.New(cfg.TrustedProxies, cfg.ClientIPHeader),
 		Guard: prot.guard, Captcha: prot.captcha,
-		Ready: readiness(st, prot.state, &draining, log),
+		Ready:         readiness(st, prot.state, &draining, log),
+		SecureCookies: cfg.Env != "development",
 	})
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hellosvc/hello/internal/config"
+	"github.com/hellosvc/hello/internal/dsn"
 	"github.com/hellosvc/hello/internal/shard"
 )
 
@@ -58,8 +59,8 @@ func shardsCommand(ctx context.Context, args, environ []string, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(cfg.DB, "shards:") {
-		return fmt.Errorf("%w: hello shards needs HELLO_DB=shards:PATH (or shards: with HELLO_SHARDS), not %q", config.ErrUsage, strings.SplitN(cfg.DB, ":", 2)[0])
+	if cfg.DB.Kind != dsn.Shards {
+		return fmt.Errorf("%w: hello shards needs HELLO_DB=shards:PATH (or shards: with HELLO_SHARDS), not %s", config.ErrUsage, cfg.DB)
 	}
 	// Administration copies whole logical shards: no statement timeout, no background polling.
 	cfg.Storage.StatementTimeout = 0

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/hellosvc/hello/internal/account"
 	"github.com/hellosvc/hello/internal/config"
+	"github.com/hellosvc/hello/internal/dsn"
 	"github.com/hellosvc/hello/internal/shard"
 	"github.com/hellosvc/hello/internal/store/postgres"
 	"github.com/hellosvc/hello/internal/store/sqlite"
@@ -27,16 +27,15 @@ type strictMigrator interface {
 
 // openStore opens the storage HELLO_DB names.
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store, error) {
-	scheme, rest, _ := strings.Cut(cfg.DB, ":")
-	switch scheme {
-	case "sqlite":
-		return sqlite.Open(rest)
-	case "postgres", "postgresql":
-		return postgres.OpenStore(ctx, pgOptions(cfg, cfg.DB, "postgres"))
-	case "shards":
+	switch cfg.DB.Kind {
+	case dsn.SQLite:
+		return sqlite.Open(cfg.DB.Path)
+	case dsn.Postgres:
+		return postgres.OpenStore(ctx, pgOptions(cfg, cfg.DB.Conn, "postgres"))
+	case dsn.Shards:
 		return openShards(ctx, cfg, log)
 	}
-	return nil, fmt.Errorf("%w: HELLO_DB: storage %q is not supported by this build", config.ErrUsage, scheme)
+	return nil, fmt.Errorf("%w: HELLO_DB: storage %s is not supported by this build", config.ErrUsage, cfg.DB)
 }
 
 func pgOptions(cfg *config.Config, dsn, name string) postgres.Options {
@@ -49,8 +48,7 @@ func pgOptions(cfg *config.Config, dsn, name string) postgres.Options {
 
 // openShards opens the sharded store of HELLO_DB=shards:PATH (or shards: with HELLO_SHARDS).
 func openShards(ctx context.Context, cfg *config.Config, log *slog.Logger) (*shard.Store, error) {
-	path := strings.TrimPrefix(cfg.DB, "shards:")
-	file, err := shard.ReadFile(path, cfg.Storage.Shards)
+	file, err := shard.ReadFile(cfg.DB.Path, cfg.Storage.Shards)
 	if err != nil {
 		return nil, fmt.Errorf("%w: HELLO_DB: %w", config.ErrUsage, err)
 	}

@@ -14,6 +14,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hellosvc/hello/internal/dsn"
+	"github.com/hellosvc/hello/internal/realip"
 )
 
 // Config is hello's whole configuration. Zero values are never used: Load fills every field
@@ -22,11 +25,12 @@ type Config struct {
 	Env             string // development, staging or production
 	Addr            string
 	AdminAddr       string // empty: no admin listener
-	DB              string
+	DB              dsn.DB
 	SessionTTL      time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	TrustedProxies  []netip.Prefix
+	ClientIPHeader  realip.Header // the one header trusted proxies write the client address to
 	Hash            HashConfig
 
 	Storage StorageConfig
@@ -66,15 +70,21 @@ func (c *Config) settings() []setting {
 		{name: "HELLO_ADMIN_ADDR", def: "127.0.0.1:9090", usage: "address of the admin listener (GET /metrics); empty disables it",
 			set: addrVar(&c.AdminAddr, true)},
 		{name: "HELLO_DB", def: "sqlite:hello.db", usage: "storage: sqlite:PATH, postgres://… or shards:PATH",
-			set: dbVar(&c.DB), show: func() string { return redactDSN(c.DB) }},
+			set: dbVar(&c.DB), show: func() string { return c.DB.String() }},
 		{name: "HELLO_SESSION_TTL", def: "24h", usage: "lifetime of a login session",
 			set: durationVar(&c.SessionTTL, time.Minute)},
 		{name: "HELLO_SHUTDOWN_TIMEOUT", def: "10s", usage: "how long in-flight requests may take to finish on SIGTERM",
 			set: durationVar(&c.ShutdownTimeout, 0)},
 		{name: "HELLO_LOG_LEVEL", def: "info", usage: "log level: debug, info, warn or error",
 			set: func(v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
-		{name: "HELLO_TRUSTED_PROXIES", def: "", usage: "comma-separated CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed",
+		{name: "HELLO_TRUSTED_PROXIES", def: "", usage: "comma-separated CIDRs of reverse proxies whose HELLO_CLIENT_IP_HEADER and X-Forwarded-Proto are believed",
 			set: prefixesVar(&c.TrustedProxies)},
+		{name: "HELLO_CLIENT_IP_HEADER", def: string(realip.XForwardedFor), usage: "the one header trusted proxies put the client address in: X-Forwarded-For, Forwarded, X-Real-IP, CF-Connecting-IP or none",
+			set: func(v string) error {
+				h, err := realip.ParseHeader(v)
+				c.ClientIPHeader = h
+				return err
+			}},
 		{name: "HELLO_HASH_CONCURRENCY", def: fmt.Sprint(2 * runtime.GOMAXPROCS(0)), usage: "password hashes computed at once (each holds HELLO_HASH_MEMORY)",
 			set: intVar(&c.Hash.Concurrency, 1, 1<<16)},
 		{name: "HELLO_HASH_WAIT", def: "500ms", usage: "how long a request waits for a hashing slot before 503 busy",

@@ -18,7 +18,7 @@ func TestDefaults(t *testing.T) {
 	if len(warnings) != 0 {
 		t.Errorf("warnings = %v", warnings)
 	}
-	if c.Addr != ":8080" || c.AdminAddr != "127.0.0.1:9090" || c.DB != "sqlite:hello.db" ||
+	if c.Addr != ":8080" || c.AdminAddr != "127.0.0.1:9090" || c.DB.String() != "sqlite:hello.db" ||
 		c.SessionTTL != 24*time.Hour || c.ShutdownTimeout != 10*time.Second || c.LogLevel != slog.LevelInfo ||
 		c.Env != "development" || len(c.TrustedProxies) != 0 {
 		t.Errorf("defaults = %+v", c)
@@ -170,7 +170,71 @@ func TestGuardSettings(t *testing.T) {
 			t.Errorf("Load(%v) = %v, want a usage error", tt.env, err)
 		}
 	}
-	if _, _, err := Load(nil, []string{"HELLO_ENV=production", "HELLO_SECRET=" + strings.Repeat("k", 32)}); err != nil {
+	if _, _, err := Load(nil, []string{"HELLO_ENV=production", "HELLO_SECRET=" + strongSecret}); err != nil {
 		t.Errorf("production with a secret: %v", err)
+	}
+}
+
+// Output of `openssl rand -hex 32` and `openssl rand -base64 32`.
+const (
+	strongSecret   = "9f1c2e7a4b6d8e0f3a5c7e9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f"
+	strongSecret64 = "q8Z3rT0vLx9mK2pW5nB7cY1hD4gF6jS8aE0uI3oR5tQ="
+)
+
+// Issue 9: a weak secret is refused in production; a missing one whenever replicas share Redis.
+func TestSecretStrength(t *testing.T) {
+	tests := []struct {
+		env []string
+		ok  bool
+	}{
+		{[]string{"HELLO_ENV=production", "HELLO_SECRET=" + strongSecret}, true},
+		{[]string{"HELLO_ENV=production", "HELLO_SECRET=" + strongSecret64}, true},
+		{[]string{"HELLO_ENV=production", "HELLO_SECRET=" + strings.Repeat("k", 64)}, false},
+		{[]string{"HELLO_ENV=production", "HELLO_SECRET=" + strings.Repeat("ab", 32)}, false},
+		{[]string{"HELLO_ENV=production", "HELLO_SECRET=passwordpasswordpasswordpassword"}, false},
+		{[]string{"HELLO_ENV=production", "HELLO_SECRET=" + strongSecret[:31]}, false},
+		{[]string{"HELLO_ENV=development", "HELLO_SECRET=" + strings.Repeat("k", 32)}, true},
+		{[]string{"HELLO_REDIS_URL=redis://cache:6379"}, false},
+		{[]string{"HELLO_ENV=development", "HELLO_REDIS_URL=redis://cache:6379", "HELLO_SECRET=" + strongSecret}, true},
+	}
+	for _, tt := range tests {
+		_, _, err := Load(nil, tt.env)
+		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrUsage)) {
+			t.Errorf("Load(%v) = %v, want ok=%v", tt.env, err, tt.ok)
+		}
+	}
+	if b := SecretBits(strongSecret); b < 200 {
+		t.Errorf("SecretBits(hex 32) = %.0f", b)
+	}
+}
+
+// Issue 9: a password given as ?password= (or key=value) never reaches the log in clear.
+func TestEffectiveMasksEveryPasswordForm(t *testing.T) {
+	for _, db := range []string{
+		"postgres://hello@db/hello?password=hunter2hunter2&sslmode=require",
+		"postgres://hello:hunter2hunter2@db/hello",
+	} {
+		c, _, err := Load(nil, []string{"HELLO_DB=" + db, "HELLO_REDIS_URL=redis://:hunter2hunter2@cache:6379/0?password=hunter2hunter2", "HELLO_SECRET=" + strongSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range c.Effective() {
+			if strings.Contains(a.Value.String(), "hunter2") {
+				t.Errorf("%s shown as %q", a.Key, a.Value)
+			}
+		}
+	}
+}
+
+func TestClientIPHeader(t *testing.T) {
+	c, _, err := Load(nil, nil)
+	if err != nil || c.ClientIPHeader != "X-Forwarded-For" {
+		t.Fatalf("default = %q, %v", c.ClientIPHeader, err)
+	}
+	if c, _, err := Load([]string{"--client-ip-header", "cf-connecting-ip"}, nil); err != nil || c.ClientIPHeader != "CF-Connecting-IP" {
+		t.Fatalf("flag = %q, %v", c.ClientIPHeader, err)
+	}
+	if _, _, err := Load(nil, []string{"HELLO_CLIENT_IP_HEADER=True-Client-IP"}); !errors.Is(err, ErrUsage) {
+		t.Fatalf("unknown header: %v", err)
 	}
 }

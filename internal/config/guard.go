@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"time"
 
@@ -81,7 +82,7 @@ func (g *GuardConfig) settings() []setting {
 		{name: "HELLO_CAPTCHA_VERIFY_URL", usage: "override the provider's siteverify URL (self-hosted proxies, tests)",
 			set: stringVar(&g.CaptchaVerifyURL)},
 		{name: "HELLO_REDIS_URL", usage: "share limiter state through Redis: redis://host:6379/0 or rediss://… (empty: in-process memory)",
-			set: redisVar(&g.RedisURL), show: func() string { return redactDSN(g.RedisURL) }},
+			set: redisVar(&g.RedisURL), show: func() string { return redactURL(g.RedisURL) }},
 		{name: "HELLO_REDIS_PASSWORD", secret: true, usage: "Redis AUTH password (overrides one in the URL)",
 			set: secretVar(&g.RedisPassword)},
 		{name: "HELLO_REDIS_FAILURE", def: "local", usage: "while Redis is unreachable: local (limit per replica in memory) or deny (refuse logins with 503)",
@@ -104,12 +105,41 @@ func redisVar(p *string) func(string) error {
 	}
 }
 
+// Strength of HELLO_SECRET: every key the guard and captchas derive is only as strong as it.
+const (
+	MinSecretLen  = 32
+	MinSecretBits = 128
+)
+
+// SecretBits estimates a secret's entropy as its length times the Shannon entropy of its own
+// characters: "aaaa…" scores 0, `openssl rand -hex 32` about 240, `-base64 32` about 220.
+func SecretBits(s string) float64 {
+	counts := map[rune]int{}
+	n := 0
+	for _, r := range s {
+		counts[r]++
+		n++
+	}
+	h := 0.0
+	for _, c := range counts {
+		p := float64(c) / float64(n)
+		h -= p * math.Log2(p)
+	}
+	return h * float64(n)
+}
+
 func (g *GuardConfig) validate(c *Config) error {
 	if c.Production() && len(g.Secret) == 0 {
 		return errors.New("HELLO_SECRET is required when HELLO_ENV=production (every replica must share it)")
 	}
-	if len(g.Secret) > 0 && len(g.Secret) < 32 {
-		return errors.New("HELLO_SECRET must be at least 32 characters")
+	if g.RedisURL != "" && len(g.Secret) == 0 {
+		return errors.New("HELLO_SECRET is required with HELLO_REDIS_URL: replicas that share a limiter must share the secret, or they cannot check each other's captchas and device cookies")
+	}
+	if len(g.Secret) > 0 && len(g.Secret) < MinSecretLen {
+		return fmt.Errorf("HELLO_SECRET must be at least %d characters", MinSecretLen)
+	}
+	if bits := SecretBits(g.Secret.Reveal()); c.Production() && bits < MinSecretBits {
+		return fmt.Errorf("HELLO_SECRET is too guessable for production (about %.0f bits, want %d): use the output of `openssl rand -hex 32`", bits, MinSecretBits)
 	}
 	if g.CaptchaProvider != "none" && (g.CaptchaSiteKey == "" || g.CaptchaSecretKey == "") {
 		return fmt.Errorf("HELLO_CAPTCHA_PROVIDER=%s needs HELLO_CAPTCHA_SITE_KEY and HELLO_CAPTCHA_SECRET_KEY", g.CaptchaProvider)

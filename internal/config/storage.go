@@ -4,6 +4,8 @@ import (
 	"errors"
 	"regexp"
 	"time"
+
+	"github.com/hellosvc/hello/internal/dsn"
 )
 
 // StorageConfig holds the settings of the PostgreSQL and sharded storage modes.
@@ -40,7 +42,7 @@ func (s *StorageConfig) settings() []setting {
 }
 
 func (s *StorageConfig) validate(c *Config) error {
-	if c.DB == "shards:" && s.Shards == "" {
+	if c.DB.Kind == dsn.Shards && c.DB.Path == "" && s.Shards == "" {
 		return errors.New("HELLO_DB=shards: (no path) reads the shards YAML from HELLO_SHARDS, which is empty")
 	}
 	return nil

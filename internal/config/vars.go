@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hellosvc/hello/internal/dsn"
 )
 
 // Secret is a configuration value that must never be printed or logged.
@@ -140,29 +142,29 @@ func prefixesVar(p *[]netip.Prefix) func(string) error {
 	}
 }
 
-// dbVar checks the storage URL's scheme; the store that opens it validates the rest.
-func dbVar(p *string) func(string) error {
+func dbVar(p *dsn.DB) func(string) error {
 	return func(v string) error {
-		scheme, rest, ok := strings.Cut(v, ":")
-		switch {
-		case ok && scheme == "sqlite" && rest != "":
-		case ok && (scheme == "postgres" || scheme == "postgresql"):
-			if _, err := url.Parse(v); err != nil {
-				return fmt.Errorf("not a valid postgres URL")
-			}
-		case ok && scheme == "shards":
-		default:
-			return fmt.Errorf("must be sqlite:PATH, postgres://… or shards:PATH")
+		d, err := dsn.ParseDB(v)
+		if err != nil {
+			return err
 		}
-		*p = v
+		*p = d
 		return nil
 	}
 }
 
-// redactDSN masks the password of a URL-form DSN.
-func redactDSN(v string) string {
-	if u, err := url.Parse(v); err == nil && u.User != nil {
-		return u.Redacted()
+// redactURL masks the passwords of a URL (user info and ?password=), for the start-up log.
+func redactURL(v string) string {
+	u, err := url.Parse(v)
+	if err != nil {
+		return "xxxxx"
 	}
-	return v
+	q := u.Query()
+	for k := range q {
+		if strings.EqualFold(k, "password") {
+			q[k] = []string{"xxxxx"}
+			u.RawQuery = q.Encode()
+		}
+	}
+	return u.Redacted()
 }

@@ -4,10 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"time"
+
+	"github.com/hellosvc/hello/internal/b64url"
 )
 
 // Device cookies (OWASP "slow down online guessing attacks with device cookies"): after a
@@ -23,8 +24,6 @@ const (
 	DeviceCookieTTL = 365 * 24 * time.Hour
 )
 
-var deviceEnc = base64.RawURLEncoding
-
 func (g *Guard) deviceMAC(name string, body []byte) []byte {
 	m := hmac.New(sha256.New, g.keys.device)
 	m.Write([]byte(name))
@@ -35,11 +34,8 @@ func (g *Guard) deviceMAC(name string, body []byte) []byte {
 
 // parseDevice returns the device id of a valid, unexpired cookie issued for name.
 func (g *Guard) parseDevice(cookie, name string) ([]byte, bool) {
-	if cookie == "" || len(cookie) > 2*deviceCookieLen {
-		return nil, false
-	}
-	raw, err := deviceEnc.DecodeString(cookie)
-	if err != nil || len(raw) != deviceCookieLen {
+	raw, ok := b64url.Decode(cookie, deviceCookieLen, 0) // one spelling per cookie
+	if !ok {
 		return nil, false
 	}
 	body, mac := raw[:deviceIDLen+8], raw[deviceIDLen+8:]
@@ -64,7 +60,16 @@ func (g *Guard) issueDevice(name, presented string) string {
 	body := make([]byte, deviceIDLen+8, deviceCookieLen)
 	copy(body, id)
 	binary.BigEndian.PutUint64(body[deviceIDLen:], uint64(g.now().Unix()))
-	return deviceEnc.EncodeToString(append(body, g.deviceMAC(name, body)...))
+	return b64url.Encode(append(body, g.deviceMAC(name, body)...))
 }
 
 func deviceKey(id []byte) string { return "d:" + hex.EncodeToString(id) }
+
+// Device implements account.Guard: the hex id of a valid, unexpired cookie issued for name.
+func (g *Guard) Device(cookie, name string) (string, bool) {
+	id, ok := g.parseDevice(cookie, name)
+	if !ok {
+		return "", false
+	}
+	return hex.EncodeToString(id), true
+}

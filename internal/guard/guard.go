@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hellosvc/hello/internal/account"
+	"github.com/hellosvc/hello/internal/b64url"
 )
 
 // Config holds the policies' numbers.
@@ -90,7 +91,7 @@ func New(o Options) (*Guard, error) {
 
 // keys are independent sub-keys of HELLO_SECRET, one per use.
 type keys struct {
-	guess, device []byte
+	guess, device, name []byte
 }
 
 func deriveKeys(secret []byte) keys {
@@ -99,7 +100,7 @@ func deriveKeys(secret []byte) keys {
 		m.Write([]byte("hello guard " + label))
 		return m.Sum(nil)
 	}
-	return keys{guess: sub("guess"), device: sub("device")}
+	return keys{guess: sub("guess"), device: sub("device"), name: sub("name")}
 }
 
 // Sender applies the per-sender limits to one request and returns the tightest result.
@@ -175,7 +176,14 @@ func senderKey(ip netip.Addr) string {
 	return ip.String()
 }
 
-func userKey(name string) string { return "u:" + name }
+// userKey is the store key of a name's failure log: a keyed hash, so a key has a fixed size
+// whatever the name (every key built from user input is bounded), and the shared store does
+// not hold a list of the names under attack.
+func (g *Guard) userKey(name string) string {
+	m := hmac.New(sha256.New, g.keys.name)
+	m.Write([]byte(name))
+	return "u:" + b64url.Encode(m.Sum(nil)[:16])
+}
 
 const globalFailuresKey = "global:failures"
 
@@ -184,4 +192,32 @@ func (g *Guard) storeFailure(ctx context.Context, op string, err error) error {
 		return &account.Error{Code: account.CodeStorageUnavailable, Message: "login is temporarily unavailable, try again shortly", RetryAfter: time.Second, Err: err}
 	}
 	return &account.Error{Code: account.CodeInternal, Message: "internal error", Err: fmt.Errorf("guard %s: %w", op, err)}
+}
+
+// NameStatus is what the guard knows of a name: its failures in the window and, when they
+// lock it, until when.
+type NameStatus struct {
+	Failures    int
+	LockedUntil time.Time // zero when not locked
+}
+
+// Status reports the failure log of a normalised name (for `hello guard status`).
+func (g *Guard) Status(ctx context.Context, name string) (NameStatus, error) {
+	r, err := g.store.Peek(ctx, g.userKey(name), g.cfg.LoginMaxFailures, g.cfg.LoginWindow)
+	if err != nil {
+		return NameStatus{}, fmt.Errorf("guard status: %w", err)
+	}
+	st := NameStatus{Failures: r.Failures}
+	if !r.Allowed {
+		st.LockedUntil = g.now().Add(r.RetryAfter)
+	}
+	return st, nil
+}
+
+// Unlock clears a normalised name's failure log (for `hello guard unlock`).
+func (g *Guard) Unlock(ctx context.Context, name string) error {
+	if err := g.store.Clear(ctx, g.userKey(name)); err != nil {
+		return fmt.Errorf("guard unlock: %w", err)
+	}
+	return nil
 }

@@ -43,11 +43,13 @@ func (s *countingStore) GetAccount(ctx context.Context, name string) (account.Ac
 }
 
 type env struct {
-	svc   *account.Service
-	store *countingStore
-	clock *clock
-	guard *guard.Guard
-	cap   *captcha.Service
+	svc    *account.Service
+	store  *countingStore
+	clock  *clock
+	guard  *guard.Guard
+	cap    *captcha.Service
+	mem    *memory.Store
+	hasher *account.Hasher
 }
 
 const secret = "0123456789abcdef0123456789abcdef"
@@ -61,7 +63,10 @@ func defaultConfig() guard.Config {
 	}
 }
 
-func newEnv(t testing.TB, cfg guard.Config) *env {
+func newEnv(t testing.TB, cfg guard.Config) *env { return newEnvWith(t, cfg, nil) }
+
+// newEnvWith builds the env with the guard's store wrapped by wrap (nil: the memory store as is).
+func newEnvWith(t testing.TB, cfg guard.Config, wrap func(guard.Store) guard.Store) *env {
 	t.Helper()
 	ctx := context.Background()
 	c := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
@@ -74,7 +79,12 @@ func newEnv(t testing.TB, cfg guard.Config) *env {
 		t.Fatal(err)
 	}
 	mem := memory.New(memory.Options{Now: c.Now})
-	e := &env{store: &countingStore{Store: st}, clock: c}
+	var gs guard.Store = mem
+	if wrap != nil {
+		gs = wrap(mem)
+	}
+	e := &env{store: &countingStore{Store: st}, clock: c, mem: mem,
+		hasher: account.NewHasher(account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 4, time.Second)}
 	var gc guard.Captcha
 	if cfg.Captcha {
 		e.cap, err = captcha.New(captcha.Options{Secret: []byte(secret), Spent: mem, Now: c.Now})
@@ -83,13 +93,12 @@ func newEnv(t testing.TB, cfg guard.Config) *env {
 		}
 		gc = e.cap
 	}
-	e.guard, err = guard.New(guard.Options{Store: mem, Config: cfg, Captcha: gc, Secret: []byte(secret), Now: c.Now,
+	e.guard, err = guard.New(guard.Options{Store: gs, Config: cfg, Captcha: gc, Secret: []byte(secret), Now: c.Now,
 		Logger: discard(), Metrics: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc, err = account.NewService(ctx, account.Options{Store: e.store, Guard: e.guard, Now: c.Now,
-		Hasher: account.NewHasher(account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 4, time.Second)})
+	e.svc, err = account.NewService(ctx, account.Options{Store: e.store, Guard: e.guard, Now: c.Now, Hasher: e.hasher})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +118,19 @@ func (e *env) login(name, password, device string) (account.LoginResult, account
 func (e *env) signup(t *testing.T, name string) {
 	t.Helper()
 	if _, err := e.svc.Signup(context.Background(), account.Request{Username: name, Password: "right password", Sender: sender}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// signupUnguarded creates an account with "right password" straight in the store, for tests
+// whose guard would ask the signup for a captcha.
+func (e *env) signupUnguarded(t testing.TB, name string) {
+	t.Helper()
+	hash, err := e.hasher.Hash(context.Background(), "right password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.CreateAccount(context.Background(), account.Account{Username: name, PasswordHash: hash, CreatedAt: e.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 }

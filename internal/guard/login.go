@@ -11,12 +11,15 @@ import (
 //
 //  1. the budget: the name's sliding log of distinct wrong passwords, or, with a valid device
 //     cookie for that name, the device's own log (so an attacker cannot lock the owner out);
-//  2. the captcha, when the budget has a failure in it, the sender has failed often, or the
+//  2. the captcha, when the budget has a failure in it, or — not for a trusted device, whose
+//     owner is not taxed for other people's failures — the sender has failed often or the
 //     whole service is under a credential-stuffing wave;
 //  3. the atomic reservation of this guess in the log: the check and the count are one step,
-//     so parallel attempts cannot slip past the limit.
+//     so parallel attempts cannot slip past the limit; and since guesses raced in one burst
+//     all see an empty log in step 2, the reservation's own count decides again whether
+//     this one needed the captcha (released and refused if it did and has none).
 func (g *Guard) BeginLogin(ctx context.Context, a account.Attempt) (account.LoginTicket, error) {
-	key := userKey(a.Username)
+	key := g.userKey(a.Username)
 	trusted := false
 	if g.cfg.DeviceCookies {
 		if dev, ok := g.parseDevice(a.Device, a.Username); ok {
@@ -31,7 +34,8 @@ func (g *Guard) BeginLogin(ctx context.Context, a account.Attempt) (account.Logi
 		g.metrics.login.count(false, nil)
 		return nil, tooManyAttempts(peek.RetryAfter)
 	}
-	if err := g.loginCaptcha(ctx, a, peek.Failures, trusted); err != nil {
+	solved, err := g.loginCaptcha(ctx, a, peek.Failures, trusted)
+	if err != nil {
 		return nil, err
 	}
 	guess := g.guess(a.Username, a.Password)
@@ -43,6 +47,14 @@ func (g *Guard) BeginLogin(ctx context.Context, a account.Attempt) (account.Logi
 	if !res.Allowed {
 		return nil, tooManyAttempts(res.RetryAfter)
 	}
+	if g.cfg.Captcha && !solved && res.Failures > 1 { // another guess is in the log: captcha
+		if err := g.checkCaptcha(ctx, a); err != nil {
+			if res.Added {
+				g.release(ctx, key, guess)
+			}
+			return nil, err
+		}
+	}
 	// This guess filled the window: if it is wrong, the name (or device) is now locked.
 	fills := res.Failures >= g.cfg.LoginMaxFailures && res.Failures > peek.Failures
 	return &ticket{g: g, a: a, key: key, guess: guess, trusted: trusted, fills: fills}, nil
@@ -53,30 +65,31 @@ func tooManyAttempts(retry time.Duration) *account.Error {
 		RetryAfter: max(retry, time.Second)}
 }
 
-// loginCaptcha demands a solved captcha when an attack is likely.
-func (g *Guard) loginCaptcha(ctx context.Context, a account.Attempt, failures int, trusted bool) error {
+// loginCaptcha demands a solved captcha when an attack is likely. solved reports that one was
+// demanded and solved.
+func (g *Guard) loginCaptcha(ctx context.Context, a account.Attempt, failures int, trusted bool) (solved bool, err error) {
 	if !g.cfg.Captcha {
-		return nil
+		return false, nil
 	}
 	need := failures > 0
 	if !need && !trusted {
 		n, err := g.store.Count(ctx, senderFailuresKey(a), g.cfg.CaptchaAfterSenderFailures.Period)
 		if err != nil {
-			return g.storeFailure(ctx, "count", err)
+			return false, g.storeFailure(ctx, "count", err)
 		}
 		need = n >= g.cfg.CaptchaAfterSenderFailures.Count
 	}
-	if !need {
+	if !need && !trusted {
 		n, err := g.store.Count(ctx, globalFailuresKey, g.cfg.CaptchaGlobalFailures.Period)
 		if err != nil {
-			return g.storeFailure(ctx, "count", err)
+			return false, g.storeFailure(ctx, "count", err)
 		}
 		need = n >= g.cfg.CaptchaGlobalFailures.Count
 	}
 	if !need {
-		return nil
+		return false, nil
 	}
-	return g.checkCaptcha(ctx, a)
+	return true, g.checkCaptcha(ctx, a)
 }
 
 // CheckSignup requires a solved captcha on every signup when captchas are on.
@@ -152,8 +165,10 @@ func (t *ticket) Failed(ctx context.Context) {
 }
 
 // Abandon releases the reserved guess: no verdict was reached, so it is not a failure.
-func (t *ticket) Abandon(ctx context.Context) {
-	if err := t.g.store.Forget(ctx, t.key, t.guess); err != nil {
-		t.g.log.WarnContext(ctx, "releasing a login attempt", "err", err)
+func (t *ticket) Abandon(ctx context.Context) { t.g.release(ctx, t.key, t.guess) }
+
+func (g *Guard) release(ctx context.Context, key string, guess Guess) {
+	if err := g.store.Forget(ctx, key, guess); err != nil {
+		g.log.WarnContext(ctx, "releasing a login attempt", "err", err)
 	}
 }

@@ -49,6 +49,7 @@ type AttemptResult struct {
 	Allowed    bool
 	Failures   int           // distinct guesses in the window after this call
 	RetryAfter time.Duration // when refused: until the oldest guess leaves the window
+	Added      bool          // Attempt recorded this guess now (it was not in the log)
 }
 
 // ErrUnavailable is returned (wrapped) when the shared store cannot be reached and the

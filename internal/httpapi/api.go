@@ -109,19 +109,50 @@ func (s *server) setSessionCookie(w http.ResponseWriter, r *http.Request, res ac
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: res.Token, Path: "/", Expires: res.ExpiresAt,
 		MaxAge: int(time.Until(res.ExpiresAt).Seconds()), HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: s.resolver.IsHTTPS(r),
+		Secure: s.secureCookie(r),
 	})
 	if res.Device != "" {
 		http.SetCookie(w, &http.Cookie{
 			Name: DeviceCookie, Value: res.Device, Path: "/", MaxAge: int(guard.DeviceCookieTTL.Seconds()),
-			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.resolver.IsHTTPS(r),
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secureCookie(r),
 		})
 	}
 }
 
+// secureCookie: cookies are Secure on HTTPS requests, and always in staging and production.
+func (s *server) secureCookie(r *http.Request) bool { return s.secure || s.resolver.IsHTTPS(r) }
+
 func (s *server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
+	s.clearCookie(w, r, SessionCookie)
+}
+
+func (s *server) clearCookie(w http.ResponseWriter, r *http.Request, name string) {
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: s.resolver.IsHTTPS(r),
+		Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: s.secureCookie(r),
 	})
+}
+
+// apiForgetDevices ends the trust of this browser's device, or with {"all":true} of every
+// device of the session's account: 204. An empty body forgets this device.
+func (s *server) apiForgetDevices(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		All bool `json:"all"`
+	}
+	if r.ContentLength != 0 {
+		if err := decodeJSON(r, &body); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	device := ""
+	if c, err := r.Cookie(DeviceCookie); err == nil {
+		device = c.Value
+	}
+	if err := s.accounts.ForgetDevices(r.Context(), sessionToken(r), device, body.All); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.clearCookie(w, r, DeviceCookie)
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -108,6 +108,11 @@ func TestBadInput(t *testing.T) {
 		{"two objects", "/api/signup", "application/json", `{}{}`, 400, "invalid_request"},
 		{"wrong type", "/api/signup", "application/json", `{"username":42,"password":"correct horse"}`, 400, "invalid_request"},
 		{"unknown field", "/api/signup", "application/json", `{"username":"zed","password":"correct horse","admin":true}`, 400, "invalid_request"},
+		// Issue 9: one body, one meaning: exact field names, each once.
+		{"field name in capitals", "/api/signup", "application/json", `{"USERNAME":"zed","password":"correct horse"}`, 400, "invalid_request"},
+		{"field name in mixed case", "/api/login", "application/json", `{"username":"zed","Password":"correct horse"}`, 400, "invalid_request"},
+		{"duplicate field", "/api/signup", "application/json", `{"username":"zed","password":"correct horse","username":"adm"}`, 400, "invalid_request"},
+		{"null login", "/api/login", "application/json", `null`, 400, "invalid_request"},
 		{"invalid UTF-8", "/api/signup", "application/json", "{\"username\":\"zed\",\"password\":\"correct\xff horse\"}", 400, "invalid_request"},
 		{"text content type", "/api/signup", "text/plain", creds("zed", "correct horse"), 415, "unsupported_media_type"},
 		{"no content type", "/api/signup", "", creds("zed", "correct horse"), 415, "unsupported_media_type"},

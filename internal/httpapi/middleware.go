@@ -159,14 +159,18 @@ func (s *server) limitSenders(next http.Handler) http.Handler {
 }
 
 // securityHeaders sets the headers every response carries: no MIME sniffing, no framing (the
-// login form cannot be clickjacked), no referrer leaking paths to other sites.
-func securityHeaders(next http.Handler) http.Handler {
+// login form cannot be clickjacked), no referrer leaking paths to other sites; and on HTTPS
+// (directly or per a trusted proxy) HSTS, so the browser never sends the cookies in clear.
+func (s *server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Content-Security-Policy", "frame-ancestors 'none'")
 		h.Set("Referrer-Policy", "same-origin")
+		if s.resolver.IsHTTPS(r) {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

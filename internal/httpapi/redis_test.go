@@ -71,15 +71,21 @@ func TestReplicasShareLimitsAndCaptchasThroughRedis(t *testing.T) {
 		t.Fatalf("/readyz status = %q with Redis up, want ok", s)
 	}
 
-	// Redis goes away: each replica keeps limiting on its own, and says so.
+	// Redis goes away: each replica keeps limiting on its own, and says so. Its local store
+	// starts from what the shared log said (issue 9): alice stays locked, no fresh budget.
 	rd.Kill()
 	waitReadyStatus(t, b, "degraded")
+	for i := range 2 {
+		if r := solve(b, fmt.Sprintf("offline guess %d", i)); r.Code() != "too_many_attempts" {
+			t.Fatalf("guess %d on locked alice while Redis is down = %d %s, want too_many_attempts", i+1, r.Status, r.Body)
+		}
+	}
 	for i := range 3 {
-		if r := solve(b, fmt.Sprintf("offline guess %d", i)); r.Status != http.StatusUnauthorized {
+		if r := login(b, "dave", fmt.Sprintf("offline guess %d", i)); r.Status != http.StatusUnauthorized {
 			t.Fatalf("failure %d on B while Redis is down = %d %s", i+1, r.Status, r.Body)
 		}
 	}
-	if r := b.PostJSON("/api/login", creds("alice", "right password")); r.Code() != "too_many_attempts" {
+	if r := b.PostJSON("/api/login", creds("dave", "right password")); r.Code() != "too_many_attempts" {
 		t.Fatalf("B's local fallback after 3 failures = %d %s, want too_many_attempts", r.Status, r.Body)
 	}
 

@@ -15,6 +15,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("POST /api/login", s.apiLogin)
 	s.mux.HandleFunc("POST /api/logout", s.apiLogout)
 	s.mux.HandleFunc("GET /api/me", s.apiMe)
+	s.mux.HandleFunc("POST /api/devices/forget", s.apiForgetDevices)
 	s.mux.HandleFunc("POST /api/captcha", s.apiCaptcha)
 	s.mux.HandleFunc("GET /captcha/{file}", s.captchaMedia)
 

@@ -36,6 +36,9 @@ type Deps struct {
 	Captcha  *captcha.Service // nil when captchas are off
 	// Ready reports whether the service can serve traffic (GET /readyz).
 	Ready func(ctx context.Context) Readiness
+	// SecureCookies marks cookies Secure on every response, not only on HTTPS requests: set
+	// in staging and production, whose deployments terminate TLS in front of the service.
+	SecureCookies bool
 }
 
 // Readiness is the answer of GET /readyz.
@@ -55,6 +58,7 @@ type server struct {
 	pages    *web.Pages
 	metrics  *httpMetrics
 	mux      *http.ServeMux
+	secure   bool // SecureCookies
 }
 
 // NewServer returns the public HTTP handler.
@@ -72,7 +76,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	s := &server{
 		accounts: d.Accounts, log: d.Logger, resolver: d.Resolver, ready: d.Ready, guard: d.Guard, captcha: d.Captcha,
-		pages: pages, metrics: m, mux: http.NewServeMux(),
+		pages: pages, metrics: m, mux: http.NewServeMux(), secure: d.SecureCookies,
 	}
 	s.routes()
 	var h http.Handler = http.HandlerFunc(s.dispatch)
@@ -80,7 +84,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	h = s.limitBody(h)
 	h = s.limitSenders(h)
 	h = s.recoverPanics(h)
-	h = securityHeaders(h)
+	h = s.securityHeaders(h)
 	h = s.observe(h)
 	return h, nil
 }

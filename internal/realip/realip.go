@@ -1,23 +1,55 @@
 // Package realip finds who sent a request: the TCP peer, or — only when the peer is a
-// configured trusted proxy — the address that proxy saw, read from X-Forwarded-For or
-// Forwarded (RFC 7239). Headers from anyone else are ignored, so a client cannot choose its
-// own address.
+// configured trusted proxy — the address that proxy saw, read from exactly one configured
+// header (HELLO_CLIENT_IP_HEADER). Headers from anyone else, and every other header, are
+// ignored, so a client cannot choose its own address.
 package realip
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 )
 
+// Header names the one header a trusted proxy writes the client address to.
+type Header string
+
+// The headers a Resolver can read. Which one is right depends on the proxy in front:
+// the AWS ALB and ingress-nginx append X-Forwarded-For, Envoy/Traefik can write Forwarded,
+// nginx's `proxy_set_header X-Real-IP $remote_addr` sets X-Real-IP, Cloudflare sets
+// CF-Connecting-IP. None reads no header: the TCP peer is the client.
+const (
+	XForwardedFor  Header = "X-Forwarded-For"
+	Forwarded      Header = "Forwarded"
+	XRealIP        Header = "X-Real-IP"
+	CFConnectingIP Header = "CF-Connecting-IP"
+	None           Header = "none"
+)
+
+// Headers lists the accepted values of HELLO_CLIENT_IP_HEADER, the default first.
+var Headers = []Header{XForwardedFor, Forwarded, XRealIP, CFConnectingIP, None}
+
+// ParseHeader reads a HELLO_CLIENT_IP_HEADER value (header names are case-insensitive).
+func ParseHeader(s string) (Header, error) {
+	for _, h := range Headers {
+		if strings.EqualFold(s, string(h)) {
+			return h, nil
+		}
+	}
+	return "", fmt.Errorf("must be one of X-Forwarded-For, Forwarded, X-Real-IP, CF-Connecting-IP, none")
+}
+
 // Resolver resolves client addresses behind a set of trusted proxies.
 type Resolver struct {
 	trusted []netip.Prefix
+	header  Header
 }
 
-// New returns a Resolver that trusts forwarding headers from peers inside trusted.
-func New(trusted []netip.Prefix) *Resolver { return &Resolver{trusted: trusted} }
+// New returns a Resolver that reads header (never another) from peers inside trusted.
+func New(trusted []netip.Prefix, header Header) *Resolver {
+	return &Resolver{trusted: trusted, header: header}
+}
 
 func (rv *Resolver) isTrusted(a netip.Addr) bool {
 	for _, p := range rv.trusted {
@@ -42,14 +74,34 @@ func Peer(r *http.Request) netip.Addr {
 	return a.Unmap()
 }
 
-// ClientIP returns the address of the client: walking the forwarding chain from the right
-// (the hops our own proxies appended), the first address that is not a trusted proxy.
+// ClientIP returns the address of the client. From an untrusted peer, or with header None,
+// that is the peer. Behind a trusted proxy: for the single-value headers, their (last) value;
+// for the hop lists, walking from the right (the hops our own proxies appended), the first
+// address that is not a trusted proxy. A missing or unreadable value gives the proxy's address.
 func (rv *Resolver) ClientIP(r *http.Request) netip.Addr {
 	peer := Peer(r)
-	if !peer.IsValid() || !rv.isTrusted(peer) {
+	if rv.header == None || !peer.IsValid() || !rv.isTrusted(peer) {
 		return peer
 	}
-	hops := forwardedFor(r.Header)
+	var hops []string
+	switch rv.header {
+	case XForwardedFor:
+		hops = listValues(r.Header.Values(string(XForwardedFor)))
+	case Forwarded:
+		for _, e := range forwardedElements(r.Header) {
+			hops = append(hops, e["for"])
+		}
+	default: // one address, set (not appended) by the proxy: its last value if repeated
+		v := r.Header.Values(string(rv.header))
+		if len(v) == 0 {
+			return peer
+		}
+		a, ok := parseHop(strings.TrimSpace(v[len(v)-1]))
+		if !ok {
+			return peer
+		}
+		return a
+	}
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, ok := parseHop(hops[i])
 		if !ok {
@@ -66,43 +118,31 @@ func (rv *Resolver) ClientIP(r *http.Request) netip.Addr {
 }
 
 // IsHTTPS reports whether the client reached us over TLS: directly, or through a trusted proxy
-// that says so (X-Forwarded-Proto or Forwarded proto=).
+// that says so (proto= with Forwarded, X-Forwarded-Proto with the other headers).
 func (rv *Resolver) IsHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
-	if !rv.isTrusted(Peer(r)) {
+	if rv.header == None || !rv.isTrusted(Peer(r)) {
 		return false
 	}
-	if v := r.Header.Values("X-Forwarded-Proto"); len(v) > 0 {
-		parts := strings.Split(v[len(v)-1], ",")
-		return strings.EqualFold(strings.TrimSpace(parts[len(parts)-1]), "https")
+	if rv.header == Forwarded { // proto= of the element the nearest proxy appended
+		elems := forwardedElements(r.Header)
+		return len(elems) > 0 && strings.EqualFold(elems[len(elems)-1]["proto"], "https")
 	}
-	for _, elem := range forwardedElements(r.Header) {
-		if p, ok := elem["proto"]; ok {
-			return strings.EqualFold(p, "https")
-		}
-	}
-	return false
+	v := listValues(r.Header.Values("X-Forwarded-Proto"))
+	return len(v) > 0 && strings.EqualFold(v[len(v)-1], "https")
 }
 
-// forwardedFor returns the hop list, left (client) to right (nearest proxy). Forwarded wins
-// over X-Forwarded-For when both are present.
-func forwardedFor(h http.Header) []string {
-	if elems := forwardedElements(h); len(elems) > 0 {
-		var hops []string
-		for _, e := range elems {
-			hops = append(hops, e["for"])
-		}
-		return hops
-	}
-	var hops []string
-	for _, line := range h.Values("X-Forwarded-For") {
+// listValues splits comma-separated header lines into trimmed values, left to right.
+func listValues(lines []string) []string {
+	var out []string
+	for _, line := range lines {
 		for _, f := range strings.Split(line, ",") {
-			hops = append(hops, strings.TrimSpace(f))
+			out = append(out, strings.TrimSpace(f))
 		}
 	}
-	return hops
+	return out
 }
 
 // forwardedElements parses RFC 7239 Forwarded headers into one map per element, left to right.

@@ -3,12 +3,13 @@ package shard
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hellosvc/hello/internal/dsn"
 )
 
 // File is the shards file (HELLO_DB=shards:PATH, or inline in HELLO_SHARDS):
@@ -112,15 +113,18 @@ func Expand(dsn string, lookup func(string) (string, bool)) (string, error) {
 	return out, nil
 }
 
-// checkNoLiteralPassword refuses a URL DSN that spells out a password instead of naming a
-// variable: DSNs end up in files and in the shard map stored in every database.
-func checkNoLiteralPassword(dsn string) error {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return nil
+// checkNoLiteralPassword refuses a DSN that spells out a password instead of naming a
+// variable, in any form (user info, ?password=, key=value): DSNs end up in files and in the
+// shard map stored in every database.
+func checkNoLiteralPassword(conn string) error {
+	pws, err := dsn.Passwords(conn)
+	if err != nil {
+		return err
 	}
-	if pw, ok := u.User.Password(); ok && pw != "" && !varRE.MatchString(pw) {
-		return errors.New("the DSN contains a password: name a variable instead, like ${HELLO_S1_PASSWORD}")
+	for _, pw := range pws {
+		if !dsn.IsVarRef(pw) {
+			return errors.New("the DSN contains a password: name a variable instead, like ${HELLO_S1_PASSWORD}")
+		}
 	}
 	return nil
 }

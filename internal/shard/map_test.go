@@ -97,6 +97,10 @@ func TestParseFile(t *testing.T) {
 		"logical_shards: 8\nshards: [{name: s1, dsn: x}, {name: s1, dsn: y}]",
 		"logical_shards: 8\nshards: [{name: S 1, dsn: x}]",
 		"logical_shards: 8\nshards: [{name: s1, dsn: \"postgres://u:literal@h/d\"}]",
+		// Issue 11 (5): a literal password in the query or in a key=value DSN is refused too.
+		"logical_shards: 8\nshards: [{name: s1, dsn: \"postgres://u@h/d?password=literal\"}]",
+		"logical_shards: 8\nshards: [{name: s1, dsn: \"host=h user=u password=literal\"}]",
+		"logical_shards: 8\nshards: [{name: s1, dsn: \"host=h user=u password='${HELLO_X}x'\"}]",
 		"logical_shards: 8\nshards: [{name: s1, dsn: x, colour: blue}]",
 	} {
 		if _, err := ParseFile([]byte(bad)); err == nil {

@@ -351,6 +351,18 @@ func (s *Store) UpdatePasswordHash(ctx context.Context, username, hash string) e
 	})
 }
 
+func (s *Store) AddDevice(ctx context.Context, username, device string) error {
+	return s.call(ctx, username, func(ctx context.Context, db *postgres.DB, l int) error {
+		return db.AddDevice(ctx, l, username, device)
+	})
+}
+
+func (s *Store) ForgetDevices(ctx context.Context, username, device string) error {
+	return s.call(ctx, username, func(ctx context.Context, db *postgres.DB, l int) error {
+		return db.ForgetDevices(ctx, l, username, device)
+	})
+}
+
 func (s *Store) CreateSession(ctx context.Context, ss account.Session) error {
 	return s.call(ctx, ss.Username, func(ctx context.Context, db *postgres.DB, l int) error {
 		return db.CreateSession(ctx, l, ss)

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,48 @@ func Run(t *testing.T, newStore func(t *testing.T) account.Store) {
 		}
 		if got.Username != a.Username || got.PasswordHash != a.PasswordHash || !got.CreatedAt.Equal(now) {
 			t.Fatalf("GetAccount = %+v, want %+v", got, a)
+		}
+	})
+
+	t.Run("trusted devices: newest kept, forgotten one by one or all, concurrent adds kept", func(t *testing.T) {
+		s := newStore(t)
+		must(t, s.CreateAccount(ctx, account.Account{Username: "dora", PasswordHash: "h", CreatedAt: now}))
+		if a, err := s.GetAccount(ctx, "dora"); err != nil || len(a.Devices) != 0 {
+			t.Fatalf("new account devices = %v, %v", a.Devices, err)
+		}
+		var wg sync.WaitGroup
+		for i := range account.MaxDevices + 5 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				must(t, s.AddDevice(ctx, "dora", fmt.Sprintf("%032x", i)))
+			}()
+		}
+		wg.Wait()
+		a, err := s.GetAccount(ctx, "dora")
+		must(t, err)
+		if len(a.Devices) != account.MaxDevices {
+			t.Fatalf("after %d concurrent adds: %d devices, want %d", account.MaxDevices+5, len(a.Devices), account.MaxDevices)
+		}
+		seen := a.Devices[1]
+		must(t, s.AddDevice(ctx, "dora", "newest"))
+		must(t, s.AddDevice(ctx, "dora", seen)) // seen again: becomes the newest
+		a, err = s.GetAccount(ctx, "dora")
+		must(t, err)
+		if n := len(a.Devices); n != account.MaxDevices || a.Devices[n-1] != seen || a.Devices[n-2] != "newest" {
+			t.Fatalf("devices = %v", a.Devices)
+		}
+		must(t, s.ForgetDevices(ctx, "dora", "newest"))
+		a, _ = s.GetAccount(ctx, "dora")
+		if len(a.Devices) != account.MaxDevices-1 || slices.Contains(a.Devices, "newest") {
+			t.Fatalf("after forgetting one: %v", a.Devices)
+		}
+		must(t, s.ForgetDevices(ctx, "dora", ""))
+		if a, _ := s.GetAccount(ctx, "dora"); len(a.Devices) != 0 {
+			t.Fatalf("after forgetting all: %v", a.Devices)
+		}
+		if err := s.AddDevice(ctx, "nobody", "x"); !errors.Is(err, account.ErrNotFound) {
+			t.Fatalf("AddDevice for a missing account = %v, want ErrNotFound", err)
 		}
 	})
 

@@ -341,7 +341,7 @@ func (s *Store) Attempt(_ context.Context, key string, g guard.Guess, maxN int, 
 	}
 	l.log = append(l.log, logEntry{guess: g, at: now})
 	l.exp = now + w
-	return guard.AttemptResult{Allowed: true, Failures: len(l.log)}, nil
+	return guard.AttemptResult{Allowed: true, Failures: len(l.log), Added: true}, nil
 }
 
 // Peek implements guard.Store.

@@ -7,19 +7,26 @@
 // goroutines each send whatever is queued as one pipeline, so a caller still waits for one
 // round trip while the server sees few, large writes.
 //
-// When Redis fails the store keeps protecting with a local guard.Store (the memory store by
-// default): it logs the change, counts errors and raises hello_limiter_fallback_active,
-// reports State() "degraded", and probes Redis with PING in the background until it answers,
-// then goes back to it by itself. With FailureMode "deny", every method but Allow returns an
-// error wrapping guard.ErrUnavailable while Redis is away.
+// When Redis fails — unreachable, or refusing writes because it is out of memory — the store
+// keeps protecting with a local guard.Store (the memory store by default): it logs the change,
+// counts errors and raises hello_limiter_fallback_active, reports State() "degraded", and
+// probes Redis with a small write in the background until it takes one, then goes back to it
+// by itself. The local store is a floor, not a fresh start: every answer Redis gives is
+// mirrored into it (this replica's guesses, and as many placeholder entries as the shared log
+// holds beyond them), so a fallback never grants a name more guesses than the shared log
+// already allowed. With FailureMode "deny", every method but Allow returns an error wrapping
+// guard.ErrUnavailable while Redis is away.
 package redis
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,8 +108,10 @@ type Store struct {
 	closed   atomic.Bool
 
 	errorsTotal   prometheus.Counter
+	oomTotal      prometheus.Counter
 	fallbackGauge prometheus.Gauge
 	fallbackTotal prometheus.Counter
+	evictingGauge prometheus.Gauge
 }
 
 var _ guard.Store = (*Store)(nil)
@@ -182,10 +191,20 @@ func New(o Options) (*Store, error) {
 		Name: "hello_limiter_fallback_decisions_total",
 		Help: "Limiter decisions made by the local store while Redis was unreachable.",
 	})
+	s.oomTotal = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hello_limiter_redis_oom_total",
+		Help: "Limiter writes Redis refused because it was out of memory (each then fell back).",
+	})
+	s.evictingGauge = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hello_limiter_redis_evicting",
+		Help: "1 when Redis' maxmemory-policy may evict the limiter's keys (anything but noeviction): failure logs, and so lockouts, can vanish under memory pressure.",
+	})
 	if o.Registerer != nil {
 		s.errorsTotal = register(o.Registerer, s.errorsTotal)
+		s.oomTotal = register(o.Registerer, s.oomTotal)
 		s.fallbackGauge = register(o.Registerer, s.fallbackGauge)
 		s.fallbackTotal = register(o.Registerer, s.fallbackTotal)
+		s.evictingGauge = register(o.Registerer, s.evictingGauge)
 	}
 
 	s.queue = make(chan *op, 4*s.maxBatch)
@@ -231,8 +250,18 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// maxKeyLen bounds the caller's part of a key. The guard builds short keys; anything longer is
+// replaced by its hash, so no input can make Redis hold a large key.
+const maxKeyLen = 128
+
 // Keys, all with the caller's key as the hash tag.
-func (s *Store) key(k, kind string) string { return s.prefix + "{" + k + "}:" + kind }
+func (s *Store) key(k, kind string) string {
+	if len(k) > maxKeyLen {
+		sum := sha256.Sum256([]byte(k))
+		k = "h:" + hex.EncodeToString(sum[:])
+	}
+	return s.prefix + "{" + k + "}:" + kind
+}
 
 // nowArg is ARGV[1]: "" (Redis' TIME) or the injected clock in µs.
 func (s *Store) nowArg() string {
@@ -275,7 +304,12 @@ func (s *Store) Attempt(ctx context.Context, key string, g guard.Guess, maxN int
 		}
 		return s.local.Attempt(ctx, key, g, maxN, window)
 	}
-	return attemptResult(v), nil
+	res := attemptResult(v)
+	if res.Added {
+		_, _ = s.local.Attempt(ctx, key, g, res.Failures, window)
+	}
+	s.floor(ctx, key, res.Failures, window)
+	return res, nil
 }
 
 // Peek implements guard.Store.
@@ -287,7 +321,27 @@ func (s *Store) Peek(ctx context.Context, key string, maxN int, window time.Dura
 		}
 		return s.local.Peek(ctx, key, maxN, window)
 	}
-	return attemptResult(v), nil
+	res := attemptResult(v)
+	s.floor(ctx, key, res.Failures, window)
+	return res, nil
+}
+
+// floor makes the local log of key hold at least n guesses, adding placeholders for the ones
+// other replicas made, so that a fallback starts where the shared log stands. Placeholders are
+// dated now, which can only make a fallback stricter than Redis would have been.
+func (s *Store) floor(ctx context.Context, key string, n int, window time.Duration) {
+	have, err := s.local.Peek(ctx, key, n, window)
+	if err != nil {
+		return
+	}
+	for i := have.Failures; i < n; i++ {
+		var g guard.Guess
+		copy(g[:], "\xffplaceholder")
+		g[15] = byte(i)
+		if _, err := s.local.Attempt(ctx, key, g, n, window); err != nil {
+			return
+		}
+	}
 }
 
 func attemptResult(v []int64) guard.AttemptResult {
@@ -295,6 +349,7 @@ func attemptResult(v []int64) guard.AttemptResult {
 		Allowed:    v[0] == 1,
 		Failures:   int(v[1]),
 		RetryAfter: time.Duration(v[2]) * time.Microsecond,
+		Added:      len(v) > 3 && v[3] == 1,
 	}
 }
 
@@ -307,7 +362,7 @@ func (s *Store) Forget(ctx context.Context, key string, g guard.Guess) error {
 		}
 		return s.local.Forget(ctx, key, g)
 	}
-	return nil
+	return s.local.Forget(ctx, key, g)
 }
 
 // Clear implements guard.Store.
@@ -319,7 +374,7 @@ func (s *Store) Clear(ctx context.Context, key string) error {
 		}
 		return s.local.Clear(ctx, key)
 	}
-	return nil
+	return s.local.Clear(ctx, key)
 }
 
 // Hit implements guard.Store with the memory store's bounded sliding window (exact up to
@@ -348,6 +403,9 @@ func (s *Store) hits(ctx context.Context, key string, window time.Duration, add 
 		}
 		return s.local.Count(ctx, key, window)
 	}
+	if add {
+		_, _ = s.local.Hit(ctx, key, window) // the local count follows, for a fallback
+	}
 	return int(v[0]), nil
 }
 
@@ -359,6 +417,9 @@ func (s *Store) Spend(ctx context.Context, id string, ttl time.Duration) (bool, 
 			return false, err
 		}
 		return s.local.Spend(ctx, id, ttl)
+	}
+	if v[0] == 1 {
+		_, _ = s.local.Spend(ctx, id, ttl) // spent here too: a fallback cannot accept it again
 	}
 	return v[0] == 1, nil
 }
@@ -526,17 +587,25 @@ func (s *Store) pipeline(ctx context.Context, batch []*op, eval bool) []*goredis
 // probing.
 func (s *Store) failed(err error) {
 	s.errorsTotal.Inc()
+	oom := isOOM(err)
+	if oom {
+		s.oomTotal.Inc()
+	}
 	if errors.Is(err, errDegraded) || s.degraded.Swap(true) {
 		return
 	}
 	s.fallbackGauge.Set(1)
-	s.log.Warn("limiter: redis unreachable, deciding with the local store", "err", err,
+	s.log.Warn("limiter: redis failed, deciding with the local store", "err", err, "out_of_memory", oom,
 		"failure_mode", map[bool]string{true: FailureDeny, false: FailureLocal}[s.deny])
 	s.wg.Add(1)
 	go s.probe()
 }
 
-// probe PINGs Redis with a growing pause until it answers, then sends decisions to it again.
+// isOOM reports Redis refusing a write for lack of memory (maxmemory reached under noeviction).
+func isOOM(err error) bool { return err != nil && strings.Contains(err.Error(), "OOM command not allowed") }
+
+// probe writes a short-lived key with a growing pause until Redis takes it (a PING would
+// answer while Redis still refuses writes for lack of memory), then sends decisions to it again.
 func (s *Store) probe() {
 	defer s.wg.Done()
 	wait := s.probeMin
@@ -549,7 +618,7 @@ func (s *Store) probe() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-		err := s.client.Ping(ctx).Err()
+		err := s.client.Set(ctx, s.key("probe", "p"), "1", time.Second).Err()
 		cancel()
 		if err == nil {
 			s.degraded.Store(false)
@@ -560,4 +629,29 @@ func (s *Store) probe() {
 		wait = min(2*wait, 5*time.Second)
 		t.Reset(wait)
 	}
+}
+
+// Eviction policies that never remove the limiter's keys: noeviction refuses writes when full
+// (a failure this store falls back on); the volatile-*/allkeys-* policies would silently drop
+// failure logs, and with them lockouts, because every limiter key has a TTL.
+const safePolicy = "noeviction"
+
+// CheckEviction reads Redis' maxmemory-policy from INFO memory (ElastiCache refuses CONFIG
+// GET), sets hello_limiter_redis_evicting, and reports whether the policy is safe.
+func (s *Store) CheckEviction(ctx context.Context) (policy string, safe bool, err error) {
+	info, err := s.client.Info(ctx, "memory").Result()
+	if err != nil {
+		return "", false, fmt.Errorf("redis INFO memory: %w", err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "maxmemory_policy:"); ok {
+			policy = v
+		}
+	}
+	if policy == "" {
+		return "", false, errors.New("redis INFO memory has no maxmemory_policy")
+	}
+	safe = policy == safePolicy
+	s.evictingGauge.Set(map[bool]float64{true: 0, false: 1}[safe])
+	return policy, safe, nil
 }

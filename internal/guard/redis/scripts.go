@@ -53,7 +53,7 @@ end
 `
 
 // attemptScript: KEYS[1] is a sorted set guess → time (µs); ARGV[2] the guess, ARGV[3] max,
-// ARGV[4] the window (µs). Returns {allowed, failures, retry_after_us}.
+// ARGV[4] the window (µs). Returns {allowed, failures, retry_after_us, added}.
 var attemptScript = goredis.NewScript(prelude + retryLua + `
 local k = KEYS[1]
 local g = ARGV[2]
@@ -62,11 +62,11 @@ local w = tonumber(ARGV[4])
 local cut = now - w
 redis.call('ZREMRANGEBYSCORE', k, '-inf', int(cut))
 local n = redis.call('ZCARD', k)
-if redis.call('ZSCORE', k, g) then return {1, n, 0} end
-if n >= max then return {0, n, retry(k, n, max, w, cut)} end
+if redis.call('ZSCORE', k, g) then return {1, n, 0, 0} end
+if n >= max then return {0, n, retry(k, n, max, w, cut), 0} end
 redis.call('ZADD', k, int(now), g)
 redis.call('PEXPIRE', k, ms(w))
-return {1, n + 1, 0}
+return {1, n + 1, 0, 1}
 `)
 
 // peekScript reads the log without writing: ARGV[2] max, ARGV[3] window (µs).

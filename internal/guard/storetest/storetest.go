@@ -113,6 +113,11 @@ func peek(t *testing.T, s guard.Store, key string, want guard.AttemptResult) {
 }
 
 func ok(n int) guard.AttemptResult { return guard.AttemptResult{Allowed: true, Failures: n} }
+
+// added is an allowed attempt that recorded a new guess.
+func added(n int) guard.AttemptResult {
+	return guard.AttemptResult{Allowed: true, Failures: n, Added: true}
+}
 func refused(n int, retry time.Duration) guard.AttemptResult {
 	return guard.AttemptResult{Failures: n, RetryAfter: retry}
 }
@@ -121,38 +126,38 @@ func refused(n int, retry time.Duration) guard.AttemptResult {
 // oldest leaves; the boundary is exact.
 func testAttemptBoundary(t *testing.T, s guard.Store, c *Clock, key func(string) string) {
 	k := key("alice")
-	attempt(t, s, k, 1, ok(1)) // t=0
+	attempt(t, s, k, 1, added(1)) // t=0
 	c.Advance(10 * time.Minute)
-	attempt(t, s, k, 2, ok(2)) // t=10m
+	attempt(t, s, k, 2, added(2)) // t=10m
 	c.Advance(10 * time.Minute)
-	attempt(t, s, k, 3, ok(3)) // t=20m
+	attempt(t, s, k, 3, added(3)) // t=20m
 	c.Advance(10 * time.Minute)
 	attempt(t, s, k, 4, refused(3, 30*time.Minute)) // t=30m: until guess 1 leaves at 60m
 	attempt(t, s, k, 4, refused(3, 30*time.Minute)) // refused attempts are not recorded
 	c.Advance(30*time.Minute - time.Microsecond)
 	attempt(t, s, k, 5, refused(3, time.Microsecond)) // one µs before the hour
 	c.Advance(time.Microsecond)
-	attempt(t, s, k, 4, ok(3))                      // t=60m: guess 1 aged out
+	attempt(t, s, k, 4, added(3))                   // t=60m: guess 1 aged out
 	attempt(t, s, k, 5, refused(3, 10*time.Minute)) // now until guess 2 leaves at 70m
 	attempt(t, s, k, 1, refused(3, 10*time.Minute)) // guess 1 left: it is a new guess again
 	c.Advance(10 * time.Minute)
-	attempt(t, s, k, 5, ok(3))
+	attempt(t, s, k, 5, added(3))
 	// Another name is not affected.
-	attempt(t, s, key("bob"), 1, ok(1))
+	attempt(t, s, key("bob"), 1, added(1))
 }
 
 func testAttemptSameGuess(t *testing.T, s guard.Store, c *Clock, key func(string) string) {
 	k := key("carol")
-	attempt(t, s, k, 1, ok(1))
+	attempt(t, s, k, 1, added(1))
 	c.Advance(time.Minute)
 	attempt(t, s, k, 1, ok(1)) // the same wrong password again: same slot
-	attempt(t, s, k, 2, ok(2))
-	attempt(t, s, k, 3, ok(3))
+	attempt(t, s, k, 2, added(2))
+	attempt(t, s, k, 3, added(3))
 	attempt(t, s, k, 1, ok(3)) // repeating a counted guess at the limit is still allowed
 	attempt(t, s, k, 4, refused(3, 59*time.Minute))
 	// The repeat did not refresh guess 1's time: it leaves an hour after its first use.
 	c.Advance(59 * time.Minute)
-	attempt(t, s, k, 4, ok(3))
+	attempt(t, s, k, 4, added(3))
 }
 
 // With more entries than max (max lowered), RetryAfter waits until fewer than max remain.
@@ -198,9 +203,9 @@ func testForget(t *testing.T, s guard.Store, c *Clock, key func(string) string) 
 	if err := s.Forget(ctx, k, guess(1)); err != nil { // nothing to forget
 		t.Fatalf("Forget on an empty log: %v", err)
 	}
-	attempt(t, s, k, 1, ok(1))
-	attempt(t, s, k, 2, ok(2))
-	attempt(t, s, k, 3, ok(3))
+	attempt(t, s, k, 1, added(1))
+	attempt(t, s, k, 2, added(2))
+	attempt(t, s, k, 3, added(3))
 	attempt(t, s, k, 4, refused(3, time.Hour))
 	if err := s.Forget(ctx, k, guess(2)); err != nil {
 		t.Fatal(err)
@@ -210,23 +215,23 @@ func testForget(t *testing.T, s guard.Store, c *Clock, key func(string) string) 
 	}
 	peek(t, s, k, ok(2))
 	c.Advance(time.Minute)
-	attempt(t, s, k, 4, ok(3))
+	attempt(t, s, k, 4, added(3))
 	for _, g := range []int{1, 3, 4} {
 		if err := s.Forget(ctx, k, guess(g)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	peek(t, s, k, ok(0))
-	attempt(t, s, k, 5, ok(1))
+	attempt(t, s, k, 5, added(1))
 }
 
 func testClear(t *testing.T, s guard.Store, _ *Clock, key func(string) string) {
 	ctx := context.Background()
 	k, other := key("grace"), key("heidi")
-	attempt(t, s, k, 1, ok(1))
-	attempt(t, s, k, 2, ok(2))
-	attempt(t, s, k, 3, ok(3))
-	attempt(t, s, other, 1, ok(1))
+	attempt(t, s, k, 1, added(1))
+	attempt(t, s, k, 2, added(2))
+	attempt(t, s, k, 3, added(3))
+	attempt(t, s, other, 1, added(1))
 	if err := s.Clear(ctx, k); err != nil {
 		t.Fatal(err)
 	}
@@ -234,20 +239,20 @@ func testClear(t *testing.T, s guard.Store, _ *Clock, key func(string) string) {
 		t.Fatalf("Clear of an absent key: %v", err)
 	}
 	peek(t, s, k, ok(0))
-	attempt(t, s, k, 4, ok(1))
+	attempt(t, s, k, 4, added(1))
 	peek(t, s, other, ok(1))
 }
 
 func testPeek(t *testing.T, s guard.Store, c *Clock, key func(string) string) {
 	k := key("ivan")
 	peek(t, s, k, ok(0))
-	attempt(t, s, k, 1, ok(1))
+	attempt(t, s, k, 1, added(1))
 	c.Advance(5 * time.Minute)
-	attempt(t, s, k, 2, ok(2))
+	attempt(t, s, k, 2, added(2))
 	peek(t, s, k, ok(2))
 	peek(t, s, k, ok(2)) // Peek records nothing
 	c.Advance(time.Minute)
-	attempt(t, s, k, 3, ok(3))
+	attempt(t, s, k, 3, added(3))
 	peek(t, s, k, refused(3, 54*time.Minute)) // t=6m: until the one at 0 leaves
 	c.Advance(54 * time.Minute)
 	peek(t, s, k, ok(2))
@@ -413,7 +418,7 @@ func testKeySpaces(t *testing.T, s guard.Store, _ *Clock, key func(string) strin
 	k := key("shared")
 	r := guard.Rate{Count: 1, Period: time.Hour}
 	allow(t, s, k, r, guard.RateResult{Allowed: true, Limit: 1, ResetAfter: time.Hour})
-	attempt(t, s, k, 1, ok(1))
+	attempt(t, s, k, 1, added(1))
 	hit(t, s, k, time.Hour, 1)
 	spend(t, s, k, time.Hour, true)
 	if err := s.Clear(ctx, k); err != nil {

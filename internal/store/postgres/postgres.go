@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -235,19 +236,41 @@ func (d *DB) CreateAccount(ctx context.Context, l int, a account.Account) error 
 
 // GetAccount loads the account username of logical shard l.
 func (d *DB) GetAccount(ctx context.Context, l int, username string) (account.Account, error) {
-	var hash *string
+	var hash, devices *string
 	var created *time.Time
 	err := d.owned(ctx, "loading account", l, `
-		SELECT o.state, o.peer, a.password_hash, a.created_at
+		SELECT o.state, o.peer, a.password_hash, a.created_at, a.devices
 		FROM shard_owned o LEFT JOIN accounts a ON a.username = $2
-		WHERE o.logical_shard = $1`, []any{l, username}, &hash, &created)
+		WHERE o.logical_shard = $1`, []any{l, username}, &hash, &created, &devices)
 	if err != nil {
 		return account.Account{}, err
 	}
-	if hash == nil || created == nil {
+	if hash == nil || created == nil || devices == nil {
 		return account.Account{}, account.ErrNotFound
 	}
-	return account.Account{Username: username, PasswordHash: *hash, CreatedAt: created.UTC()}, nil
+	return account.Account{Username: username, PasswordHash: *hash, CreatedAt: created.UTC(), Devices: strings.Fields(*devices)}, nil
+}
+
+// AddDevice makes device the newest of username's trusted devices (logical shard l), keeping
+// the newest account.MaxDevices, in one statement.
+func (d *DB) AddDevice(ctx context.Context, l int, username, device string) error {
+	return d.writeOne(ctx, "adding device", l, `
+		WITH o AS (`+ownerRead+` FOR SHARE),
+		w AS (UPDATE accounts a SET devices = (
+				SELECT array_to_string(x[greatest(cardinality(x) - $4::integer + 1, 1):], ' ')
+				FROM (SELECT array_append(array_remove(string_to_array(a.devices, ' '), $3::text), $3::text) AS x) n)
+			WHERE username = $2 AND EXISTS (SELECT 1 FROM o WHERE o.state = 'owned') RETURNING 1)
+		SELECT o.state, o.peer, (SELECT count(*) FROM w) FROM o`, l, username, device, account.MaxDevices)
+}
+
+// ForgetDevices removes device ("" : every device) from username's trusted devices.
+func (d *DB) ForgetDevices(ctx context.Context, l int, username, device string) error {
+	return d.writeOne(ctx, "forgetting devices", l, `
+		WITH o AS (`+ownerRead+` FOR SHARE),
+		w AS (UPDATE accounts SET devices = CASE WHEN $3::text = '' THEN ''
+				ELSE array_to_string(array_remove(string_to_array(devices, ' '), $3::text), ' ') END
+			WHERE username = $2 AND EXISTS (SELECT 1 FROM o WHERE o.state = 'owned') RETURNING 1)
+		SELECT o.state, o.peer, (SELECT count(*) FROM w) FROM o`, l, username, device)
 }
 
 // UpdatePasswordHash replaces the password hash of username (logical shard l).

@@ -144,8 +144,8 @@ func (f *Fence) Release() {
 
 // AccountRow and SessionRow are the stored rows of a logical shard.
 type AccountRow struct {
-	Username, PasswordHash string
-	CreatedAt              time.Time
+	Username, PasswordHash, Devices string
+	CreatedAt                       time.Time
 }
 
 // SessionRow is one stored session.
@@ -195,14 +195,14 @@ func (d *DB) SyncFrom(ctx context.Context, l int, src Rows) (changed int, err er
 			have[a.Username] = a
 		}
 		want := make(map[string]bool, len(src.Accounts))
-		var un, uh []string
+		var un, uh, ud []string
 		var uc []time.Time
 		for _, a := range src.Accounts {
 			want[a.Username] = true
-			if h, ok := have[a.Username]; ok && h.PasswordHash == a.PasswordHash && h.CreatedAt.Equal(a.CreatedAt) {
+			if h, ok := have[a.Username]; ok && h.PasswordHash == a.PasswordHash && h.CreatedAt.Equal(a.CreatedAt) && h.Devices == a.Devices {
 				continue
 			}
-			un, uh, uc = append(un, a.Username), append(uh, a.PasswordHash), append(uc, a.CreatedAt)
+			un, uh, uc, ud = append(un, a.Username), append(uh, a.PasswordHash), append(uc, a.CreatedAt), append(ud, a.Devices)
 		}
 		var del []string
 		for _, a := range cur.Accounts {
@@ -216,10 +216,10 @@ func (d *DB) SyncFrom(ctx context.Context, l int, src Rows) (changed int, err er
 			}
 		}
 		if len(un) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO accounts (username, logical_shard, password_hash, created_at)
-				SELECT u, $1, h, c FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS t(u, h, c)
+			if _, err := tx.Exec(ctx, `INSERT INTO accounts (username, logical_shard, password_hash, created_at, devices)
+				SELECT u, $1, h, c, d FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[]) AS t(u, h, c, d)
 				ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, created_at = excluded.created_at,
-					logical_shard = excluded.logical_shard`, l, un, uh, uc); err != nil {
+					devices = excluded.devices, logical_shard = excluded.logical_shard`, l, un, uh, uc, ud); err != nil {
 				return err
 			}
 		}
@@ -272,12 +272,12 @@ func (d *DB) SyncFrom(ctx context.Context, l int, src Rows) (changed int, err er
 
 func (d *DB) logicalRowsTx(ctx context.Context, tx pgx.Tx, l int) (Rows, error) {
 	var out Rows
-	r, err := tx.Query(ctx, `SELECT username, password_hash, created_at FROM accounts WHERE logical_shard = $1`, l)
+	r, err := tx.Query(ctx, `SELECT username, password_hash, created_at, devices FROM accounts WHERE logical_shard = $1`, l)
 	if err != nil {
 		return out, err
 	}
 	var a AccountRow
-	if _, err := pgx.ForEachRow(r, []any{&a.Username, &a.PasswordHash, &a.CreatedAt}, func() error {
+	if _, err := pgx.ForEachRow(r, []any{&a.Username, &a.PasswordHash, &a.CreatedAt, &a.Devices}, func() error {
 		out.Accounts = append(out.Accounts, a)
 		return nil
 	}); err != nil {
@@ -309,7 +309,7 @@ func (d *DB) Checksum(ctx context.Context, l int) (Checksum, error) {
 		(SELECT count(*) FROM accounts WHERE logical_shard = $1),
 		(SELECT count(*) FROM sessions WHERE logical_shard = $1),
 		md5(coalesce((SELECT string_agg(username || '/' || password_hash || '/' ||
-				(extract(epoch FROM created_at) * 1000000)::bigint, ',' ORDER BY username COLLATE "C")
+				(extract(epoch FROM created_at) * 1000000)::bigint || '/' || devices, ',' ORDER BY username COLLATE "C")
 			FROM accounts WHERE logical_shard = $1), '') || '|' ||
 			coalesce((SELECT string_agg(username || '/' || encode(token_hash, 'hex') || '/' ||
 				(extract(epoch FROM expires_at) * 1000000)::bigint, ',' ORDER BY username COLLATE "C", token_hash)

@@ -90,6 +90,14 @@ func (s *Store) UpdatePasswordHash(ctx context.Context, username, hash string) e
 	return notOwned(s.db.UpdatePasswordHash(ctx, logical(username), username, hash))
 }
 
+func (s *Store) AddDevice(ctx context.Context, username, device string) error {
+	return notOwned(s.db.AddDevice(ctx, logical(username), username, device))
+}
+
+func (s *Store) ForgetDevices(ctx context.Context, username, device string) error {
+	return notOwned(s.db.ForgetDevices(ctx, logical(username), username, device))
+}
+
 func (s *Store) CreateSession(ctx context.Context, ss account.Session) error {
 	return notOwned(s.db.CreateSession(ctx, logical(ss.Username), ss))
 }

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hellosvc/hello/internal/account"
@@ -103,8 +105,9 @@ func (s *Store) CreateAccount(ctx context.Context, a account.Account) error {
 func (s *Store) GetAccount(ctx context.Context, username string) (account.Account, error) {
 	a := account.Account{Username: username}
 	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT password_hash, created_at FROM accounts WHERE username = ?`, username).
-		Scan(&a.PasswordHash, &created)
+	var devices string
+	err := s.db.QueryRowContext(ctx, `SELECT password_hash, created_at, devices FROM accounts WHERE username = ?`, username).
+		Scan(&a.PasswordHash, &created, &devices)
 	if errors.Is(err, sql.ErrNoRows) {
 		return account.Account{}, account.ErrNotFound
 	}
@@ -112,7 +115,50 @@ func (s *Store) GetAccount(ctx context.Context, username string) (account.Accoun
 		return account.Account{}, fmt.Errorf("loading account: %w", err)
 	}
 	a.CreatedAt = time.UnixMilli(created).UTC()
+	a.Devices = strings.Fields(devices)
 	return a, nil
+}
+
+func (s *Store) AddDevice(ctx context.Context, username, device string) error {
+	return s.editDevices(ctx, username, func(ds []string) []string {
+		ds = append(slices.DeleteFunc(ds, func(d string) bool { return d == device }), device)
+		return ds[max(0, len(ds)-account.MaxDevices):]
+	})
+}
+
+func (s *Store) ForgetDevices(ctx context.Context, username, device string) error {
+	return s.editDevices(ctx, username, func(ds []string) []string {
+		if device == "" {
+			return nil
+		}
+		return slices.DeleteFunc(ds, func(d string) bool { return d == device })
+	})
+}
+
+// editDevices rewrites username's device list in one write transaction (BEGIN IMMEDIATE:
+// concurrent edits queue instead of losing each other's changes).
+func (s *Store) editDevices(ctx context.Context, username string, edit func([]string) []string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var devices string
+	err = tx.QueryRowContext(ctx, `SELECT devices FROM accounts WHERE username = ?`, username).Scan(&devices)
+	if errors.Is(err, sql.ErrNoRows) {
+		return account.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	next := strings.Join(edit(strings.Fields(devices)), " ")
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET devices = ? WHERE username = ?`, next, username); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) UpdatePasswordHash(ctx context.Context, username, hash string) error {
