@@ -19,6 +19,7 @@ const (
 	CodeNotReady           Code = "not_ready"
 	CodeStorageUnavailable Code = "storage_unavailable"
 	CodeInternal           Code = "internal_error"
+	CodeWeakPassword       Code = "weak_password"
 )
 
 // Error is the one error type that carries a code to the edge of the system. It is created where

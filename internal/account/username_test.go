@@ -3,6 +3,7 @@ package account
 import (
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestNormalizeUsername(t *testing.T) {
@@ -37,22 +38,78 @@ func TestNormalizeUsername(t *testing.T) {
 	}
 }
 
-func TestValidatePassword(t *testing.T) {
+// A new name may not mix scripts or digit systems (UTS #39 "Highly Restrictive" and mixed-
+// number detection): each refused name below reads as a name that uses one script.
+func TestValidateNewUsername(t *testing.T) {
 	tests := []struct {
-		in string
-		ok bool
+		name, in string
+		ok       bool
+		msg      string // part of the error message
 	}{
-		{"12345678", true},
-		{"1234567", false},
-		{strings.Repeat("é", 8), true}, // counted in characters, not bytes
-		{strings.Repeat("x", 256), true},
-		{strings.Repeat("x", 257), false},
-		{"' OR '1'='1", true},
-		{"pass\xffword", false},
+		{"Latin", "alice", true, ""},
+		{"Latin with accents, digits and punctuation", "józef.k_9-x", true, ""},
+		{"fullwidth Latin is Latin after NFKC", "ａlice", true, ""},
+		{"Cyrillic", "иван", true, ""},
+		{"Cyrillic with digits", "Ӑ123", true, ""},
+		{"Greek", "ελένη", true, ""},
+		{"Cyrillic а (U+0430) in alice", "\u0430lice", false, "Cyrillic and Latin"},
+		{"Cyrillic р and а in paypal", "\u0440\u0430ypal", false, "Cyrillic and Latin"},
+		{"Cyrillic е in steve", "st\u0435ve", false, "Latin and Cyrillic"},
+		{"Greek ο (omicron) in bob", "b\u03bfb", false, "Latin and Greek"},
+		{"Greek ν (nu) in kevin", "kevi\u03bd", false, "Latin and Greek"},
+		{"Latin, Greek and Cyrillic", "a\u03b1\u0430", false, "Latin and Greek and Cyrillic"},
+		{"Armenian օ (U+0585) in bob", "b\u0585b", false, "Latin and Armenian"},
+		{"Japanese: Han, Hiragana, Katakana", "やまだタロウ山田", true, ""},
+		{"Japanese with Latin and the prolonged sound mark", "tanakaターミナル太郎", true, ""},
+		{"Chinese with Bopomofo", "王小明ㄅㄆ", true, ""},
+		{"Korean with Han and Latin", "kim김철수金", true, ""},
+		{"Hangul with Hiragana", "김やまだ", false, "Hangul and Hiragana"},
+		{"Bopomofo with Katakana", "ㄅㄆタ", false, "Bopomofo and Katakana"},
+		{"Han with Cyrillic", "山田\u0430", false, "Han and Cyrillic"},
+		{"Arabic-Indic digits", "٣٤٥", true, ""},
+		{"Devanagari digits", "१२३", true, ""},
+		{"mathematical digits are ASCII after NFKC", "user𝟏𝟐𝟑", true, ""},
+		{"Latin with an Arabic-Indic digit", "alice\u0661", false, "Latin and Arabic"},
+		{"Latin with a Devanagari digit", "bob\u0967", false, "Latin and Devanagari"},
+		{"ASCII with Arabic-Indic digits", "\u0661" + "23", false, "different number systems"},
+		{"Arabic-Indic with Extended Arabic-Indic (both Arabic script)", "\u0661\u06f2\u0663", false, "different number systems"},
+		{"Bengali digits with ASCII", "\u09e7\u09e8" + "3", false, "different number systems"},
 	}
 	for _, tt := range tests {
-		if err := ValidatePassword(tt.in); (err == nil) != tt.ok {
-			t.Errorf("ValidatePassword(%q) = %v, want ok=%v", tt.in, err, tt.ok)
+		name, err := NormalizeUsername(tt.in)
+		if err != nil {
+			t.Fatalf("%s: NormalizeUsername(%q) = %v", tt.name, tt.in, err)
 		}
+		err = validateNewUsername(name)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: validateNewUsername(%q) = %v, want ok=%v", tt.name, name, err, tt.ok)
+			continue
+		}
+		if err != nil && (CodeOf(err) != CodeInvalidRequest || !strings.Contains(err.Error(), tt.msg)) {
+			t.Errorf("%s: error %v, want invalid_request saying %q", tt.name, err, tt.msg)
+		}
+	}
+}
+
+// digitZero relies on every decimal digit system being ten consecutive code points from its
+// zero, so that each range of unicode.Nd is a run of whole systems.
+func TestDigitSystems(t *testing.T) {
+	for _, rg := range unicode.Nd.R16 {
+		if rg.Stride != 1 || (rg.Hi-rg.Lo+1)%10 != 0 {
+			t.Errorf("Nd range %U..%U stride %d is not whole digit systems", rg.Lo, rg.Hi, rg.Stride)
+		}
+	}
+	for _, rg := range unicode.Nd.R32 {
+		if rg.Stride != 1 || (rg.Hi-rg.Lo+1)%10 != 0 {
+			t.Errorf("Nd range %U..%U stride %d is not whole digit systems", rg.Lo, rg.Hi, rg.Stride)
+		}
+	}
+	for r, zero := range map[rune]rune{'7': '0', '\u0663': '\u0660', '\u06f3': '\u06f0', '\u096d': '\u0966', '\U0001d7d9': '\U0001d7d8'} {
+		if z, ok := digitZero(r); !ok || z != zero {
+			t.Errorf("digitZero(%U) = %U, %v; want %U", r, z, ok, zero)
+		}
+	}
+	if _, ok := digitZero('a'); ok {
+		t.Error("digitZero('a') reports a digit")
 	}
 }

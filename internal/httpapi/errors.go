@@ -24,6 +24,7 @@ const (
 // statusOf is the one table from error codes to HTTP statuses.
 var statusOf = map[account.Code]int{
 	account.CodeInvalidRequest:     http.StatusBadRequest,
+	account.CodeWeakPassword:       http.StatusBadRequest,
 	account.CodeUsernameTaken:      http.StatusConflict,
 	account.CodeInvalidCredentials: http.StatusUnauthorized,
 	account.CodeUnauthenticated:    http.StatusUnauthorized,
