@@ -43,6 +43,8 @@ type Guard interface {
 
 // LoginTicket is an admitted login attempt; exactly one of its methods is called.
 type LoginTicket interface {
+	// Class is the priority of this attempt's password check.
+	Class() HashClass
 	// Succeeded records a successful login and returns a device cookie value for the user
 	// ("" when device cookies are off).
 	Succeeded(ctx context.Context) (device string)
@@ -61,6 +63,7 @@ func (openGuard) Device(string, string) (string, bool)                     { ret
 
 type openTicket struct{}
 
+func (openTicket) Class() HashClass                 { return HashClean }
 func (openTicket) Succeeded(context.Context) string { return "" }
 func (openTicket) Failed(context.Context)           {}
 func (openTicket) Abandon(context.Context)          {}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/unicode/norm"
 )
@@ -30,12 +31,12 @@ type Argon2Params struct {
 var OWASPParams = Argon2Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // Hasher hashes and verifies passwords under a concurrency bound: each argon2id hash holds
-// MemoryKiB of memory, so an unbounded burst of logins could exhaust the process. A caller that
-// cannot get a slot within the wait deadline gets a busy error (503 with Retry-After).
+// MemoryKiB of memory, so an unbounded burst of logins could exhaust the process. Slots are
+// scheduled by class (see HashClass); a caller that cannot get one within the wait deadline,
+// or is shed for a higher class, gets a busy error (503 with Retry-After).
 type Hasher struct {
 	params Argon2Params
-	slots  chan struct{}
-	wait   time.Duration
+	slots  *slots
 }
 
 // NewHasher returns a Hasher that runs at most concurrency hashes at once and lets a caller
@@ -44,32 +45,29 @@ func NewHasher(p Argon2Params, concurrency int, wait time.Duration) *Hasher {
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	return &Hasher{params: p, slots: make(chan struct{}, concurrency), wait: wait}
+	return &Hasher{params: p, slots: newSlots(concurrency, wait)}
+}
+
+// Register adds the scheduler's metrics (hello_hash_*) to reg.
+func (h *Hasher) Register(reg prometheus.Registerer) error {
+	for _, c := range h.slots.m.collectors {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("registering hashing metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 var errBusy = &Error{Code: CodeBusy, Message: "the server is busy, try again shortly", RetryAfter: time.Second}
 
-func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
-	select {
-	case h.slots <- struct{}{}:
-		return func() { <-h.slots }, nil
-	default:
-	}
-	t := time.NewTimer(h.wait)
-	defer t.Stop()
-	select {
-	case h.slots <- struct{}{}:
-		return func() { <-h.slots }, nil
-	case <-t.C:
-		return nil, errBusy
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for a hashing slot: %w", ctx.Err())
-	}
+// Hash returns the PHC-format argon2id hash of password, at the lowest priority.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	return h.HashAs(ctx, HashOther, password)
 }
 
-// Hash returns the PHC-format argon2id hash of password.
-func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	release, err := h.acquire(ctx)
+// HashAs is Hash at the priority of class.
+func (h *Hasher) HashAs(ctx context.Context, class HashClass, password string) (string, error) {
+	release, err := h.slots.acquire(ctx, class)
 	if err != nil {
 		return "", err
 	}
@@ -83,13 +81,19 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 }
 
 // Verify reports whether password matches encoded, and whether encoded was made with
-// parameters other than the current ones (so the caller should store a fresh hash).
+// parameters other than the current ones (so the caller should store a fresh hash). It runs at
+// the lowest priority.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
+	return h.VerifyAs(ctx, HashOther, password, encoded)
+}
+
+// VerifyAs is Verify at the priority of class.
+func (h *Hasher) VerifyAs(ctx context.Context, class HashClass, password, encoded string) (ok, rehash bool, err error) {
 	p, salt, want, err := decodePHC(encoded)
 	if err != nil {
 		return false, false, err
 	}
-	release, err := h.acquire(ctx)
+	release, err := h.slots.acquire(ctx, class)
 	if err != nil {
 		return false, false, err
 	}

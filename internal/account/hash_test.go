@@ -72,7 +72,7 @@ func TestVerifyAsksForRehashWhenParametersChanged(t *testing.T) {
 
 func TestHasherIsBusyWhenAllSlotsAreTaken(t *testing.T) {
 	h := NewHasher(fastParams, 1, 0)
-	release, err := h.acquire(context.Background())
+	release, err := h.slots.acquire(context.Background(), HashTrusted)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func (s *Service) Signup(ctx context.Context, r Request) (Account, error) {
 	if err := s.guard.CheckSignup(ctx, Attempt{Username: name, Sender: r.Sender, Captcha: r.Captcha}); err != nil {
 		return Account{}, err
 	}
-	hash, err := s.hasher.Hash(ctx, r.Password)
+	hash, err := s.hasher.HashAs(ctx, HashClean, r.Password) // it passed a captcha
 	if err != nil {
 		return Account{}, err
 	}
@@ -146,7 +146,7 @@ func (s *Service) Login(ctx context.Context, r Request) (LoginResult, error) {
 	if err != nil {
 		return LoginResult{}, err
 	}
-	res, ok, err := s.verifyAndOpen(ctx, name, r.Password, known)
+	res, ok, err := s.verifyAndOpen(ctx, ticket.Class(), name, r.Password, known)
 	switch {
 	case err != nil:
 		ticket.Abandon(ctx)
@@ -198,7 +198,7 @@ func (s *Service) ForgetDevices(ctx context.Context, token, deviceCookie string,
 // verifyAndOpen checks the password and, when it is right, opens a session. ok is false for an
 // unknown name or a wrong password; err is set when no verdict could be reached. known is the
 // account when it was already read.
-func (s *Service) verifyAndOpen(ctx context.Context, name, password string, known *Account) (LoginResult, bool, error) {
+func (s *Service) verifyAndOpen(ctx context.Context, class HashClass, name, password string, known *Account) (LoginResult, bool, error) {
 	var acct Account
 	var err error
 	if known != nil {
@@ -214,7 +214,7 @@ func (s *Service) verifyAndOpen(ctx context.Context, name, password string, know
 	if found {
 		hash = acct.PasswordHash
 	}
-	ok, rehash, err := s.hasher.Verify(ctx, password, hash)
+	ok, rehash, err := s.hasher.VerifyAs(ctx, class, password, hash)
 	if err != nil {
 		return LoginResult{}, false, err
 	}
@@ -222,7 +222,7 @@ func (s *Service) verifyAndOpen(ctx context.Context, name, password string, know
 		return LoginResult{}, false, nil
 	}
 	if rehash {
-		s.upgradeHash(ctx, name, password)
+		s.upgradeHash(ctx, class, name, password)
 	}
 	token, tokenHash, err := newToken(s.random, name)
 	if err != nil {
@@ -237,8 +237,8 @@ func (s *Service) verifyAndOpen(ctx context.Context, name, password string, know
 
 // upgradeHash stores a hash made with the current parameters. A failure only delays the
 // upgrade to the next login, so it is logged, not returned.
-func (s *Service) upgradeHash(ctx context.Context, name, password string) {
-	hash, err := s.hasher.Hash(ctx, password)
+func (s *Service) upgradeHash(ctx context.Context, class HashClass, name, password string) {
+	hash, err := s.hasher.HashAs(ctx, class, password)
 	if err == nil {
 		err = s.store.UpdatePasswordHash(ctx, name, hash)
 	}

@@ -56,6 +56,10 @@ func Run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		return nil
 	case "shards":
 		return shardsCommand(ctx, rest, environ, stdout)
+	case "healthcheck":
+		return healthcheckCommand(ctx, rest, environ, stdout)
+	case "guard":
+		return guardCommand(ctx, rest, environ, stdout)
 	}
 	cfg, log, err := loadConfig(rest, environ, stdout)
 	if err != nil {
@@ -66,8 +70,6 @@ func Run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		return serve(ctx, cfg, log)
 	case "migrate":
 		return migrate(ctx, cfg, log)
-	case "healthcheck":
-		return healthcheck(ctx, cfg)
 	}
 	return fmt.Errorf("%w: unknown command %q (try: hello help)", config.ErrUsage, cmd)
 }
@@ -105,7 +107,14 @@ Commands:
                  move one logical shard online (safe to re-run after a crash)
   shards rebalance
                  move logical shards until every physical shard holds an even share
-  healthcheck    probe /healthz of the local service; exit 0 when healthy, 1 otherwise
+  healthcheck [URL]
+                 probe /healthz of the local service, or URL (e.g. http://hello/readyz);
+                 exit 0 when it answers 200, 1 otherwise
+  guard status NAME
+                 a name's failed logins in the window and when its lock ends
+  guard unlock NAME
+                 clear a name's failed logins (one audit log line); both work on the
+                 shared Redis store, or through the admin listener (HELLO_ADMIN_TOKEN)
   version        print the version
   help           show this help
 

@@ -3,7 +3,11 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hellosvc/hello/internal/httpapi"
 )
@@ -23,12 +27,7 @@ func readiness(st store, limiter func() string, draining *atomic.Bool, log *slog
 			return httpapi.Readiness{Checks: map[string]string{"server": "shutting down"}}
 		}
 		rd := httpapi.Readiness{Ready: true, Status: "ok", Checks: map[string]string{}}
-		parts := map[string]error{"storage": nil}
-		if hr, ok := st.(healthReporter); ok {
-			parts = hr.Health(ctx)
-		} else {
-			parts["storage"] = st.Ping(ctx)
-		}
+		parts := storageHealth(ctx, st)
 		up := 0
 		for name, err := range parts {
 			if err != nil {
@@ -48,5 +47,40 @@ func readiness(st store, limiter func() string, draining *atomic.Bool, log *slog
 			rd.Status = "degraded"
 		}
 		return rd
+	}
+}
+
+// storageHealth asks every part of the storage whether it answers: each shard by name
+// ("shard:s1"), or "storage" for a single database.
+func storageHealth(ctx context.Context, st store) map[string]error {
+	if hr, ok := st.(healthReporter); ok {
+		return hr.Health(ctx)
+	}
+	return map[string]error{"storage": st.Ping(ctx)}
+}
+
+// storageUp exports hello_store_shard_up{shard}: 1 while that part of the storage answers,
+// asked at each scrape (bounded by a short deadline), so an alert can name the shard.
+type storageUp struct {
+	st   store
+	desc *prometheus.Desc
+}
+
+func newStorageUp(st store) *storageUp {
+	return &storageUp{st: st, desc: prometheus.NewDesc("hello_store_shard_up",
+		"1 while the storage shard answers (shard=\"storage\" for a single database), 0 otherwise.", []string{"shard"}, nil)}
+}
+
+func (c *storageUp) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *storageUp) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for name, err := range storageHealth(ctx, c.st) {
+		up := 1.0
+		if err != nil {
+			up = 0
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, up, strings.TrimPrefix(name, "shard:"))
 	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hellosvc/hello/internal/account"
 	"github.com/hellosvc/hello/internal/config"
@@ -40,7 +39,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newStorageUp(st))
 
 	prot, err := newProtection(ctx, cfg, log, reg)
 	if err != nil {
@@ -55,6 +54,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	hasher := account.NewHasher(account.Argon2Params{
 		MemoryKiB: cfg.Hash.MemoryKiB, Time: cfg.Hash.Time, Threads: cfg.Hash.Threads, SaltLen: 16, KeyLen: 32,
 	}, cfg.Hash.Concurrency, cfg.Hash.Wait)
+	if err := hasher.Register(reg); err != nil {
+		return err
+	}
+	refusals, err := httpapi.NewRefusalLog(log, 10*time.Second, reg)
+	if err != nil {
+		return err
+	}
+	defer refusals.Flush()
 	accounts, err := account.NewService(ctx, account.Options{Store: st, Hasher: hasher, SessionTTL: cfg.SessionTTL, Logger: log, Guard: prot.guard})
 	if err != nil {
 		return err
@@ -66,6 +73,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Guard: prot.guard, Captcha: prot.captcha,
 		Ready:         readiness(st, prot.state, &draining, log),
 		SecureCookies: cfg.Env != "development",
+		Refusals:      refusals,
 	})
 	if err != nil {
 		return err
@@ -74,9 +82,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	public := newHTTPServer(handler, log)
 	servers := []*namedServer{{name: "http", addr: cfg.Addr, srv: public}}
 	if cfg.AdminAddr != "" {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-		servers = append(servers, &namedServer{name: "admin", addr: cfg.AdminAddr, srv: newHTTPServer(mux, log)})
+		admin := adminHandler(reg, cfg.AdminToken.Reveal(), prot.guard, log)
+		servers = append(servers, &namedServer{name: "admin", addr: cfg.AdminAddr, srv: newHTTPServer(admin, log)})
 	}
 
 	errc := make(chan error, len(servers))

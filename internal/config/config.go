@@ -25,6 +25,7 @@ type Config struct {
 	Env             string // development, staging or production
 	Addr            string
 	AdminAddr       string // empty: no admin listener
+	AdminToken      Secret // empty: the admin listener serves /metrics only
 	DB              dsn.DB
 	SessionTTL      time.Duration
 	ShutdownTimeout time.Duration
@@ -69,6 +70,8 @@ func (c *Config) settings() []setting {
 			set: addrVar(&c.Addr, false)},
 		{name: "HELLO_ADMIN_ADDR", def: "127.0.0.1:9090", usage: "address of the admin listener (GET /metrics); empty disables it",
 			set: addrVar(&c.AdminAddr, true)},
+		{name: "HELLO_ADMIN_TOKEN", usage: "bearer token for the admin listener's pprof and guard endpoints (unset: they are off; /metrics is always open)", secret: true,
+			set: secretVar(&c.AdminToken)},
 		{name: "HELLO_DB", def: "sqlite:hello.db", usage: "storage: sqlite:PATH, postgres://… or shards:PATH",
 			set: dbVar(&c.DB), show: func() string { return c.DB.String() }},
 		{name: "HELLO_SESSION_TTL", def: "24h", usage: "lifetime of a login session",

@@ -34,7 +34,18 @@ func (g *Guard) BeginLogin(ctx context.Context, a account.Attempt) (account.Logi
 		g.metrics.login.count(false, nil)
 		return nil, tooManyAttempts(peek.RetryAfter)
 	}
-	solved, err := g.loginCaptcha(ctx, a, peek.Failures, trusted)
+	class, senderFailures := account.HashTrusted, 0
+	if !trusted {
+		n, err := g.store.Count(ctx, senderFailuresKey(a), g.cfg.CaptchaAfterSenderFailures.Period)
+		if err != nil {
+			return nil, g.storeFailure(ctx, "count", err)
+		}
+		class, senderFailures = account.HashClean, n
+		if n > 0 {
+			class = account.HashOther
+		}
+	}
+	solved, err := g.loginCaptcha(ctx, a, peek.Failures, senderFailures, trusted)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +68,7 @@ func (g *Guard) BeginLogin(ctx context.Context, a account.Attempt) (account.Logi
 	}
 	// This guess filled the window: if it is wrong, the name (or device) is now locked.
 	fills := res.Failures >= g.cfg.LoginMaxFailures && res.Failures > peek.Failures
-	return &ticket{g: g, a: a, key: key, guess: guess, trusted: trusted, fills: fills}, nil
+	return &ticket{g: g, a: a, key: key, guess: guess, trusted: trusted, fills: fills, class: class}, nil
 }
 
 func tooManyAttempts(retry time.Duration) *account.Error {
@@ -67,18 +78,11 @@ func tooManyAttempts(retry time.Duration) *account.Error {
 
 // loginCaptcha demands a solved captcha when an attack is likely. solved reports that one was
 // demanded and solved.
-func (g *Guard) loginCaptcha(ctx context.Context, a account.Attempt, failures int, trusted bool) (solved bool, err error) {
+func (g *Guard) loginCaptcha(ctx context.Context, a account.Attempt, failures, senderFailures int, trusted bool) (solved bool, err error) {
 	if !g.cfg.Captcha {
 		return false, nil
 	}
-	need := failures > 0
-	if !need && !trusted {
-		n, err := g.store.Count(ctx, senderFailuresKey(a), g.cfg.CaptchaAfterSenderFailures.Period)
-		if err != nil {
-			return false, g.storeFailure(ctx, "count", err)
-		}
-		need = n >= g.cfg.CaptchaAfterSenderFailures.Count
-	}
+	need := failures > 0 || !trusted && senderFailures >= g.cfg.CaptchaAfterSenderFailures.Count
 	if !need && !trusted {
 		n, err := g.store.Count(ctx, globalFailuresKey, g.cfg.CaptchaGlobalFailures.Period)
 		if err != nil {
@@ -131,7 +135,12 @@ type ticket struct {
 	guess   Guess
 	trusted bool
 	fills   bool // the reserved guess is the one that filled the window
+	class   account.HashClass
 }
+
+// Class implements account.LoginTicket: trusted devices first, then senders with no failed
+// login in the sender window, then everyone else.
+func (t *ticket) Class() account.HashClass { return t.class }
 
 // Succeeded clears the failures of the name (or device) and issues a device cookie.
 func (t *ticket) Succeeded(ctx context.Context) string {

@@ -64,12 +64,23 @@ func (s *server) apiLogin(w http.ResponseWriter, r *http.Request) {
 
 // login is the one path both the API and the form take into account.Service.Login.
 func (s *server) login(r *http.Request, c credentials) (account.LoginResult, error) {
-	res, err := s.accounts.Login(r.Context(), s.request(r, c))
+	start := time.Now()
+	req := s.request(r, c)
+	res, err := s.accounts.Login(r.Context(), req)
 	outcome := "success"
 	if err != nil {
 		outcome = string(asCoded(err).Code)
 	}
 	s.metrics.logins.WithLabelValues(outcome).Inc()
+	class := s.metrics.loginOther
+	if req.Device != "" {
+		if name, nerr := account.NormalizeUsername(req.Username); nerr == nil {
+			if _, ok := s.guard.Device(req.Device, name); ok {
+				class = s.metrics.loginTrusted
+			}
+		}
+	}
+	class.Observe(time.Since(start).Seconds())
 	return res, err
 }
 

@@ -73,6 +73,7 @@ func status(e *account.Error) int {
 // fail answers with the error: JSON under /api/ (and for probes), an HTML page elsewhere.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := asCoded(err)
+	markRefused(r, e.Code)
 	s.logError(r, e)
 	if wantsHTML(r) {
 		s.renderError(w, r, e)
@@ -82,6 +83,9 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *server) logError(r *http.Request, e *account.Error) {
+	if _, refusal := refusalCodes[e.Code]; refusal {
+		return // summarised by the RefusalLog
+	}
 	level := slog.LevelDebug
 	if status(e) >= 500 {
 		level = slog.LevelWarn

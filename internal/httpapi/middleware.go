@@ -28,8 +28,8 @@ func (s *server) observe(next http.Handler) http.Handler {
 			id = reqid.New()
 		}
 		w.Header().Set("X-Request-Id", id)
-		client := s.resolver.ClientIP(r) // resolved once; handlers read it with clientOf
-		r = r.WithContext(context.WithValue(reqid.NewContext(r.Context(), id), clientKey{}, client))
+		st := &reqState{client: s.resolver.ClientIP(r)} // resolved once; handlers read it with clientOf
+		r = r.WithContext(context.WithValue(reqid.NewContext(r.Context(), id), stateKey{}, st))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 
@@ -41,6 +41,10 @@ func (s *server) observe(next http.Handler) http.Handler {
 		method := metricMethod(r.Method)
 		s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(rec.status)).Inc()
 		s.metrics.latency.WithLabelValues(route, method).Observe(elapsed.Seconds())
+		if st.refusal != "" {
+			s.refusals.add(st.refusal, st.client) // no line per refused request: a summary
+			return
+		}
 
 		level := slog.LevelInfo
 		if route == "/healthz" || route == "/readyz" {
@@ -49,16 +53,38 @@ func (s *server) observe(next http.Handler) http.Handler {
 		s.log.Log(r.Context(), level, "request",
 			"method", r.Method, "route", route, "path", r.URL.Path, "status", rec.status,
 			"duration_ms", float64(elapsed.Microseconds())/1000, "bytes", rec.bytes,
-			"client", client.String())
+			"client", st.client.String())
 	})
 }
 
-type clientKey struct{}
+// reqState is what observe keeps of a request while it is served.
+type reqState struct {
+	client  netip.Addr // the sender (see realip)
+	refusal string     // the policy that refused it, if one did
+}
+
+type stateKey struct{}
+
+func stateOf(r *http.Request) *reqState {
+	st, _ := r.Context().Value(stateKey{}).(*reqState)
+	return st
+}
 
 // clientOf returns the sender of r as observe resolved it (see realip).
 func clientOf(r *http.Request) netip.Addr {
-	a, _ := r.Context().Value(clientKey{}).(netip.Addr)
-	return a
+	if st := stateOf(r); st != nil {
+		return st.client
+	}
+	return netip.Addr{}
+}
+
+// markRefused records that r was refused by a policy, for the RefusalLog.
+func markRefused(r *http.Request, code account.Code) {
+	if policy, ok := refusalCodes[code]; ok {
+		if st := stateOf(r); st != nil {
+			st.refusal = policy
+		}
+	}
 }
 
 // metricMethod keeps the method label's cardinality bounded.

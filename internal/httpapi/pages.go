@@ -129,6 +129,7 @@ func (s *server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 // formError shows the form again with the error, under the error's status.
 func (s *server) formError(w http.ResponseWriter, r *http.Request, page string, d pageData, err error) {
 	e := asCoded(err)
+	markRefused(r, e.Code)
 	s.logError(r, e)
 	setRetryAfter(w, e)
 	d.Error = e.Message

@@ -36,6 +36,8 @@ type Deps struct {
 	Captcha  *captcha.Service // nil when captchas are off
 	// Ready reports whether the service can serve traffic (GET /readyz).
 	Ready func(ctx context.Context) Readiness
+	// Refusals summarises refused requests in the log (one line per policy per interval).
+	Refusals *RefusalLog
 	// SecureCookies marks cookies Secure on every response, not only on HTTPS requests: set
 	// in staging and production, whose deployments terminate TLS in front of the service.
 	SecureCookies bool
@@ -59,11 +61,12 @@ type server struct {
 	metrics  *httpMetrics
 	mux      *http.ServeMux
 	secure   bool // SecureCookies
+	refusals *RefusalLog
 }
 
 // NewServer returns the public HTTP handler.
 func NewServer(d Deps) (http.Handler, error) {
-	if d.Accounts == nil || d.Logger == nil || d.Metrics == nil || d.Resolver == nil || d.Ready == nil || d.Guard == nil {
+	if d.Accounts == nil || d.Logger == nil || d.Metrics == nil || d.Resolver == nil || d.Ready == nil || d.Guard == nil || d.Refusals == nil {
 		return nil, errors.New("httpapi: every field of Deps is required")
 	}
 	pages, err := web.Parse()
@@ -76,7 +79,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	s := &server{
 		accounts: d.Accounts, log: d.Logger, resolver: d.Resolver, ready: d.Ready, guard: d.Guard, captcha: d.Captcha,
-		pages: pages, metrics: m, mux: http.NewServeMux(), secure: d.SecureCookies,
+		pages: pages, metrics: m, mux: http.NewServeMux(), secure: d.SecureCookies, refusals: d.Refusals,
 	}
 	s.routes()
 	var h http.Handler = http.HandlerFunc(s.dispatch)

@@ -602,7 +602,9 @@ func (s *Store) failed(err error) {
 }
 
 // isOOM reports Redis refusing a write for lack of memory (maxmemory reached under noeviction).
-func isOOM(err error) bool { return err != nil && strings.Contains(err.Error(), "OOM command not allowed") }
+func isOOM(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "OOM command not allowed")
+}
 
 // probe writes a short-lived key with a growing pause until Redis takes it (a PING would
 // answer while Redis still refuses writes for lack of memory), then sends decisions to it again.

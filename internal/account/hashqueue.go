@@ -1,0 +1,180 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// HashClass is the priority of a password hash. Under load, hashing slots go to the highest
+// class waiting, and a full queue sheds the lowest class first, so an attack's admitted guesses
+// cannot take the CPU that real users' logins need.
+type HashClass int
+
+// Hash classes, highest priority first.
+const (
+	HashTrusted HashClass = iota // a login from a trusted device of the name
+	HashClean                    // a sender with no recent failed login; signups (they passed a captcha)
+	HashOther                    // everyone else
+	hashClasses
+)
+
+func (c HashClass) String() string { return [...]string{"trusted", "clean", "other"}[c] }
+
+// queueFactor sizes the queue: this many waiters per slot at most. Past it, waiting longer
+// would only hold memory and sockets for a request that will time out.
+const queueFactor = 4
+
+// slots hands out hashing slots by class: a released slot goes straight to the first waiter of
+// the highest class; a caller that finds the queue full evicts the newest waiter of a lower
+// class, or is shed itself when every waiter is of its class or higher.
+type slots struct {
+	mu       sync.Mutex
+	free     int
+	queues   [hashClasses][]*waiter
+	queued   int
+	maxQueue int
+	wait     time.Duration
+	m        *hashMetrics
+}
+
+type waiter struct {
+	class   HashClass
+	ready   chan struct{} // closed when granted or shed
+	granted bool          // guarded by slots.mu
+	since   time.Time
+}
+
+func newSlots(n int, wait time.Duration) *slots {
+	return &slots{free: n, maxQueue: queueFactor * n, wait: wait, m: newHashMetrics(n)}
+}
+
+// acquire returns a release function once a slot is this caller's, or errBusy when it was shed
+// or waited longer than the wait bound.
+func (s *slots) acquire(ctx context.Context, class HashClass) (func(), error) {
+	s.mu.Lock()
+	if s.free > 0 {
+		s.free--
+		s.mu.Unlock()
+		s.m.inUse.Inc()
+		s.m.wait[class].Observe(0)
+		return s.release, nil
+	}
+	if s.queued >= s.maxQueue && !s.evictBelow(class) {
+		s.mu.Unlock()
+		s.m.shed[class].Inc()
+		return nil, errBusy
+	}
+	w := &waiter{class: class, ready: make(chan struct{}), since: time.Now()}
+	s.queues[class] = append(s.queues[class], w)
+	s.queued++
+	s.m.queue[class].Inc()
+	s.mu.Unlock()
+
+	t := time.NewTimer(s.wait)
+	defer t.Stop()
+	var cause error
+	select {
+	case <-w.ready:
+	case <-t.C:
+		cause = errBusy
+	case <-ctx.Done():
+		cause = fmt.Errorf("waiting for a hashing slot: %w", ctx.Err())
+	}
+	s.mu.Lock()
+	granted := w.granted
+	if !granted && cause != nil { // still queued: leave the queue
+		s.remove(w)
+	}
+	s.mu.Unlock()
+	if granted {
+		s.m.wait[class].Observe(time.Since(w.since).Seconds())
+		return s.release, nil
+	}
+	s.m.shed[class].Inc()
+	if cause == nil {
+		cause = errBusy // evicted by a higher class
+	}
+	return nil, cause
+}
+
+// evictBelow sheds the newest waiter of the lowest class below class, if any (s.mu held).
+func (s *slots) evictBelow(class HashClass) bool {
+	for c := hashClasses - 1; c > class; c-- {
+		if q := s.queues[c]; len(q) > 0 {
+			w := q[len(q)-1]
+			s.queues[c] = q[:len(q)-1]
+			s.queued--
+			s.m.queue[c].Dec()
+			close(w.ready) // not granted: it returns busy
+			return true
+		}
+	}
+	return false
+}
+
+// remove takes w out of its queue (s.mu held).
+func (s *slots) remove(w *waiter) {
+	q := s.queues[w.class]
+	for i, x := range q {
+		if x == w {
+			s.queues[w.class] = append(q[:i:i], q[i+1:]...)
+			s.queued--
+			s.m.queue[w.class].Dec()
+			return
+		}
+	}
+}
+
+// release hands the slot to the first waiter of the highest class, or frees it.
+func (s *slots) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range hashClasses {
+		if q := s.queues[c]; len(q) > 0 {
+			w := q[0]
+			s.queues[c] = q[1:]
+			s.queued--
+			s.m.queue[c].Dec()
+			w.granted = true
+			close(w.ready)
+			return
+		}
+	}
+	s.free++
+	s.m.inUse.Dec()
+}
+
+// hashMetrics are the scheduler's own: queue length, waits and sheds per class.
+type hashMetrics struct {
+	capacity, inUse prometheus.Gauge
+	queue           [hashClasses]prometheus.Gauge
+	wait            [hashClasses]prometheus.Observer
+	shed            [hashClasses]prometheus.Counter
+	collectors      []prometheus.Collector
+}
+
+func newHashMetrics(n int) *hashMetrics {
+	queue := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hello_hash_queue_length",
+		Help: "Callers waiting for a password-hashing slot, by class (trusted, clean, other)."}, []string{"class"})
+	wait := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hello_hash_wait_seconds",
+		Help:    "Time waited for a password-hashing slot, by class.",
+		Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2}}, []string{"class"})
+	shed := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hello_hash_shed_total",
+		Help: "Requests answered 503 busy because no hashing slot came in time or a higher class took their place, by class."}, []string{"class"})
+	m := &hashMetrics{
+		capacity: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hello_hash_slots", Help: "Password hashes that may run at once."}),
+		inUse:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "hello_hash_in_use", Help: "Password-hashing slots in use."}),
+	}
+	m.capacity.Set(float64(n))
+	for c := range hashClasses {
+		m.queue[c] = queue.WithLabelValues(c.String())
+		m.wait[c] = wait.WithLabelValues(c.String())
+		m.shed[c] = shed.WithLabelValues(c.String())
+	}
+	m.collectors = []prometheus.Collector{m.capacity, m.inUse, queue, wait, shed}
+	return m
+}

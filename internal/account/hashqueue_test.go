@@ -1,0 +1,110 @@
+package account
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// queued waits until n callers wait for a slot (they are goroutines of the test).
+func queued(t *testing.T, s *slots, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		q := s.queued
+		s.mu.Unlock()
+		if q == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callers queued, want %d", q, n)
+		}
+		runtime.Gosched()
+	}
+}
+
+type outcome struct {
+	class   HashClass
+	err     error
+	release func()
+}
+
+func take(s *slots, class HashClass, out chan<- outcome) {
+	rel, err := s.acquire(context.Background(), class)
+	out <- outcome{class, err, rel}
+}
+
+// Issue 10 (2): a full queue sheds the lowest class first, and a freed slot goes to the
+// highest class waiting, so trusted logins are served before the flood.
+func TestSlotsServeTheHighestClassFirstAndShedTheLowest(t *testing.T) {
+	s := newSlots(1, time.Minute) // one slot, queue of 4
+	hold, err := s.acquire(context.Background(), HashOther)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan outcome, 16)
+	for i := range 4 {
+		go take(s, HashOther, out)
+		queued(t, s, i+1)
+	}
+	go take(s, HashClean, out)
+	if o := <-out; o.class != HashOther || CodeOf(o.err) != CodeBusy {
+		t.Fatalf("first outcome = %+v, want the newest 'other' waiter shed", o)
+	}
+	queued(t, s, 4)
+	go take(s, HashTrusted, out)
+	if o := <-out; o.class != HashOther || CodeOf(o.err) != CodeBusy {
+		t.Fatalf("second outcome = %+v, want another 'other' waiter shed", o)
+	}
+	queued(t, s, 4)
+	// The slot is freed: the trusted login gets it, then the clean one, then the others.
+	hold()
+	for _, want := range []HashClass{HashTrusted, HashClean, HashOther, HashOther} {
+		o := <-out
+		if o.err != nil || o.class != want {
+			t.Fatalf("granted %+v, want class %s", o, want)
+		}
+		o.release()
+	}
+	if s.free != 1 || s.queued != 0 {
+		t.Fatalf("after all: free %d, queued %d", s.free, s.queued)
+	}
+}
+
+// A trusted login is shed only when the queue is full of trusted logins.
+func TestTrustedIsShedOnlyAmongTrusted(t *testing.T) {
+	s := newSlots(1, time.Minute)
+	hold, _ := s.acquire(context.Background(), HashTrusted)
+	defer hold()
+	out := make(chan outcome, 8)
+	for i := range 4 {
+		go take(s, HashTrusted, out)
+		queued(t, s, i+1)
+	}
+	if _, err := s.acquire(context.Background(), HashTrusted); CodeOf(err) != CodeBusy {
+		t.Fatalf("trusted with a queue full of trusted = %v, want busy", err)
+	}
+	if _, err := s.acquire(context.Background(), HashOther); CodeOf(err) != CodeBusy {
+		t.Fatalf("other with a full queue = %v, want busy", err)
+	}
+}
+
+// A waiter past the wait bound leaves the queue with busy; a cancelled one with its context's error.
+func TestSlotsWaitBound(t *testing.T) {
+	s := newSlots(1, 20*time.Millisecond)
+	hold, _ := s.acquire(context.Background(), HashOther)
+	if _, err := s.acquire(context.Background(), HashTrusted); CodeOf(err) != CodeBusy {
+		t.Fatalf("past the wait bound = %v, want busy", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.acquire(ctx, HashTrusted); err == nil || CodeOf(err) == CodeBusy {
+		t.Fatalf("cancelled = %v, want the context's error", err)
+	}
+	hold()
+	if s.queued != 0 || s.free != 1 {
+		t.Fatalf("free %d queued %d", s.free, s.queued)
+	}
+}
