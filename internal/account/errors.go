@@ -29,8 +29,8 @@ type Error struct {
 	Message string
 	// RetryAfter, when positive, tells the client how long to wait before trying again.
 	RetryAfter time.Duration
-	// Detail carries extra JSON-serialisable data for the client (for example a new captcha).
-	Detail any
+	// Captcha is a fresh challenge for the client to solve (captcha_required/captcha_invalid).
+	Captcha *Challenge
 	// Err is the underlying cause, logged but never shown to clients.
 	Err error
 }
@@ -68,3 +68,14 @@ var (
 	// it so callers answer 503 storage_unavailable instead of 500.
 	ErrUnavailable = errors.New("storage unavailable")
 )
+
+// Challenge is what a client needs to show a captcha (package captcha issues them).
+type Challenge struct {
+	ID        string    `json:"captcha_id,omitempty"`
+	ImageURL  string    `json:"image_url,omitempty"`
+	AudioURL  string    `json:"audio_url,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// With a third-party provider: which widget to show, and its public site key.
+	Provider string `json:"provider,omitempty"`
+	SiteKey  string `json:"site_key,omitempty"`
+}

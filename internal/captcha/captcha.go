@@ -13,7 +13,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 	dchest "github.com/dchest/captcha"
 
 	"github.com/hellosvc/hello/internal/account"
+	"github.com/hellosvc/hello/internal/b64url"
 )
 
 // Digits is the length of a challenge's answer.
@@ -36,15 +36,7 @@ type Spender interface {
 }
 
 // Challenge is what a client needs to show a captcha.
-type Challenge struct {
-	ID        string    `json:"captcha_id,omitempty"`
-	ImageURL  string    `json:"image_url,omitempty"`
-	AudioURL  string    `json:"audio_url,omitempty"`
-	ExpiresAt time.Time `json:"expires_at"`
-	// With a third-party provider: which widget to show, and its public site key.
-	Provider string `json:"provider,omitempty"`
-	SiteKey  string `json:"site_key,omitempty"`
-}
+type Challenge = account.Challenge
 
 // Service issues and verifies captchas.
 type Service struct {
@@ -53,6 +45,7 @@ type Service struct {
 	now      func() time.Time
 	spent    Spender
 	provider *Provider
+	render   renderer
 }
 
 // Options configure a Service.
@@ -85,10 +78,8 @@ func New(o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{aead: aead, ttl: o.TTL, now: o.Now, spent: o.Spent, provider: o.Provider}, nil
+	return &Service{aead: aead, ttl: o.TTL, now: o.Now, spent: o.Spent, provider: o.Provider, render: newRenderer(o.Secret)}, nil
 }
-
-var idEnc = base64.RawURLEncoding
 
 // New issues a fresh challenge.
 func (s *Service) New() (Challenge, error) {
@@ -103,38 +94,45 @@ func (s *Service) New() (Challenge, error) {
 	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
 		return Challenge{}, fmt.Errorf("captcha nonce: %w", err)
 	}
-	id := idEnc.EncodeToString(s.aead.Seal(nonce, nonce, plain, nil))
+	id := b64url.Encode(s.aead.Seal(nonce, nonce, plain, nil))
 	return Challenge{ID: id, ImageURL: "/captcha/" + id + ".png", AudioURL: "/captcha/" + id + ".wav", ExpiresAt: exp.UTC()}, nil
 }
 
 // Challenge implements guard.Captcha.
-func (s *Service) Challenge() (any, error) { return s.New() }
+func (s *Service) Challenge() (account.Challenge, error) { return s.New() }
 
 // ErrInvalid is the refusal for a wrong, expired, tampered or re-used answer.
 var ErrInvalid = account.Errorf(account.CodeCaptchaInvalid, "the captcha answer is wrong or expired")
 
-// open returns the digits (0–9 values) and expiry sealed in id.
-func (s *Service) open(id string) ([]byte, time.Time, error) {
-	raw, err := idEnc.DecodeString(id)
+// idLen is the size of a sealed id: nonce | sealed (expiry, digits) | tag.
+const idLen = 12 + 8 + Digits + 16
+
+// IDLen is the length of a challenge id's text; anything else is refused unread.
+var IDLen = b64url.EncodedLen(idLen)
+
+// open returns the digits (0–9 values), expiry and nonce sealed in id. Only the canonical
+// spelling of an id is accepted, so one challenge has exactly one id.
+func (s *Service) open(id string) (digits []byte, exp time.Time, nonce []byte, err error) {
+	raw, ok := b64url.Decode(id, idLen, 0)
 	ns := s.aead.NonceSize()
-	if err != nil || len(raw) < ns+s.aead.Overhead()+8 {
-		return nil, time.Time{}, ErrInvalid
+	if !ok {
+		return nil, time.Time{}, nil, ErrInvalid
 	}
 	plain, err := s.aead.Open(nil, raw[:ns], raw[ns:], nil)
 	if err != nil || len(plain) != 8+Digits {
-		return nil, time.Time{}, ErrInvalid
+		return nil, time.Time{}, nil, ErrInvalid
 	}
-	exp := time.Unix(int64(binary.BigEndian.Uint64(plain)), 0)
+	exp = time.Unix(int64(binary.BigEndian.Uint64(plain)), 0)
 	if !s.now().Before(exp) {
-		return nil, time.Time{}, ErrInvalid
+		return nil, time.Time{}, nil, ErrInvalid
 	}
-	return plain[8:], exp, nil
+	return plain[8:], exp, raw[:ns], nil
 }
 
 // Answer returns the answer of a live challenge as text. The server renders images with it;
 // tests holding the secret use it to solve challenges as a person would.
 func (s *Service) Answer(id string) (string, error) {
-	digits, _, err := s.open(id)
+	digits, _, _, err := s.open(id)
 	if err != nil {
 		return "", err
 	}
@@ -151,11 +149,12 @@ func (s *Service) Verify(ctx context.Context, a account.CaptchaAnswer, sender ne
 	if a.Token != "" && s.provider != nil {
 		return s.provider.Verify(ctx, a.Token, sender)
 	}
-	want, exp, err := s.open(a.ID)
+	want, exp, nonce, err := s.open(a.ID)
 	if err != nil {
 		return err
 	}
-	first, err := s.spent.Spend(ctx, "captcha:"+a.ID, exp.Sub(s.now())+time.Second)
+	// Keyed on the nonce, not the text: a fixed-size key that no respelling changes.
+	first, err := s.spent.Spend(ctx, "captcha:"+b64url.Encode(nonce), exp.Sub(s.now())+time.Second)
 	if err != nil {
 		return &account.Error{Code: account.CodeStorageUnavailable, Message: "captcha check is temporarily unavailable", RetryAfter: time.Second, Err: err}
 	}
@@ -198,20 +197,22 @@ const (
 
 // WriteImage renders challenge id as a PNG.
 func (s *Service) WriteImage(w io.Writer, id string) error {
-	digits, _, err := s.open(id)
+	digits, _, _, err := s.open(id)
 	if err != nil {
 		return err
 	}
-	_, err = dchest.NewImage(id, digits, ImageWidth, ImageHeight).WriteTo(w)
-	return err
+	return writePNG(w, drawImage(s.render.rand("image", id), digits))
 }
 
 // WriteAudio renders challenge id as spoken digits in a WAV file.
 func (s *Service) WriteAudio(w io.Writer, id string) error {
-	digits, _, err := s.open(id)
+	digits, _, _, err := s.open(id)
 	if err != nil {
 		return err
 	}
-	_, err = dchest.NewAudio(id, digits, "en").WriteTo(w)
-	return err
+	v, err := loadVoice()
+	if err != nil {
+		return err
+	}
+	return writeWAV(w, speak(s.render.rand("audio", id), &v, digits).mix())
 }

@@ -40,8 +40,8 @@ type Config struct {
 type Captcha interface {
 	// Verify checks an answer; a wrong, expired, tampered or re-used answer is an error.
 	Verify(ctx context.Context, a account.CaptchaAnswer, sender netip.Addr) error
-	// Challenge returns a fresh challenge for the client, as JSON-ready data.
-	Challenge() (any, error)
+	// Challenge returns a fresh challenge for the client.
+	Challenge() (account.Challenge, error)
 }
 
 // Guard applies the policies. It implements account.Guard.

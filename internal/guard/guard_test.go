@@ -350,8 +350,8 @@ func TestCaptchaPolicy(t *testing.T) {
 		if !asError(err, &ae) {
 			t.Fatalf("no challenge in %v", err)
 		}
-		ch, ok := ae.Detail.(map[string]any)["captcha"].(captcha.Challenge)
-		if !ok || ch.ID == "" || ch.ImageURL == "" || ch.AudioURL == "" {
+		ch := ae.Captcha
+		if ch == nil || ch.ID == "" || ch.ImageURL == "" || ch.AudioURL == "" {
 			t.Fatalf("refusal %v carries no challenge", err)
 		}
 		ans, err := e.cap.Answer(ch.ID)

@@ -122,7 +122,7 @@ func (g *Guard) checkCaptcha(ctx context.Context, a account.Attempt) error {
 	if err != nil {
 		return &account.Error{Code: account.CodeInternal, Message: "internal error", Err: err}
 	}
-	return &account.Error{Code: code, Message: msg, Detail: map[string]any{"captcha": ch}}
+	return &account.Error{Code: code, Message: msg, Captcha: &ch}
 }
 
 func senderFailuresKey(a account.Attempt) string { return "sf:" + senderKey(a.Sender) }

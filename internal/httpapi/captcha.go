@@ -57,13 +57,7 @@ func (s *server) captchaMedia(w http.ResponseWriter, r *http.Request) {
 
 // challengeOf returns the captcha challenge carried by a refusal, if any.
 func challengeOf(err error) *captcha.Challenge {
-	e := asCoded(err)
-	if d, ok := e.Detail.(map[string]any); ok {
-		if ch, ok := d["captcha"].(captcha.Challenge); ok {
-			return &ch
-		}
-	}
-	return nil
+	return asCoded(err).Captcha
 }
 
 // freshChallenge returns a new challenge for a form, or nil when captchas are off.

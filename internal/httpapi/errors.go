@@ -96,19 +96,17 @@ func (s *server) logError(r *http.Request, e *account.Error) {
 	s.log.Log(r.Context(), level, "request failed", "code", e.Code, "err", e)
 }
 
+// errorBody is the JSON of every error: {"error":"<code>","message":"..."}, with a fresh
+// challenge when the refusal asks for a captcha.
+type errorBody struct {
+	Error   account.Code       `json:"error"`
+	Message string             `json:"message"`
+	Captcha *account.Challenge `json:"captcha,omitempty"`
+}
+
 func writeJSONError(w http.ResponseWriter, e *account.Error) {
-	body := map[string]any{"error": e.Code, "message": e.Message}
-	if e.Detail != nil {
-		if extra, err := toMap(e.Detail); err == nil {
-			for k, v := range extra {
-				if k != "error" && k != "message" {
-					body[k] = v
-				}
-			}
-		}
-	}
 	setRetryAfter(w, e)
-	writeJSON(w, status(e), body)
+	writeJSON(w, status(e), errorBody{Error: e.Code, Message: e.Message, Captcha: e.Captcha})
 }
 
 func setRetryAfter(w http.ResponseWriter, e *account.Error) {
@@ -117,18 +115,15 @@ func setRetryAfter(w http.ResponseWriter, e *account.Error) {
 	}
 }
 
-func toMap(v any) (map[string]any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	return m, json.Unmarshal(b, &m)
-}
+var (
+	jsonType = []string{"application/json"}
+	noStore  = []string{"no-store"}
+)
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Cache-Control"] = noStore
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
 }

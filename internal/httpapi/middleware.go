@@ -173,9 +173,9 @@ func (s *server) limitSenders(next http.Handler) http.Handler {
 			return
 		}
 		h := w.Header()
-		h.Set("RateLimit-Limit", strconv.Itoa(res.Limit))
-		h.Set("RateLimit-Remaining", strconv.Itoa(res.Remaining))
-		h.Set("RateLimit-Reset", strconv.Itoa(int(math.Ceil(res.ResetAfter.Seconds()))))
+		h["Ratelimit-Limit"] = []string{strconv.Itoa(res.Limit)} // canonical keys: no Set overhead
+		h["Ratelimit-Remaining"] = []string{strconv.Itoa(res.Remaining)}
+		h["Ratelimit-Reset"] = []string{strconv.Itoa(int(math.Ceil(res.ResetAfter.Seconds())))}
 		if !res.Allowed {
 			s.fail(w, r, guard.RateLimited(res))
 			return
@@ -184,18 +184,32 @@ func (s *server) limitSenders(next http.Handler) http.Handler {
 	})
 }
 
+type headerValue struct {
+	key   string // canonical form
+	value []string
+}
+
+var (
+	fixedHeaders = []headerValue{
+		{"X-Content-Type-Options", []string{"nosniff"}},
+		{"X-Frame-Options", []string{"DENY"}},
+		{"Content-Security-Policy", []string{"frame-ancestors 'none'"}},
+		{"Referrer-Policy", []string{"same-origin"}},
+	}
+	hsts = []string{"max-age=63072000; includeSubDomains"}
+)
+
 // securityHeaders sets the headers every response carries: no MIME sniffing, no framing (the
 // login form cannot be clickjacked), no referrer leaking paths to other sites; and on HTTPS
 // (directly or per a trusted proxy) HSTS, so the browser never sends the cookies in clear.
 func (s *server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "frame-ancestors 'none'")
-		h.Set("Referrer-Policy", "same-origin")
+		for _, kv := range fixedHeaders { // shared, never-modified values: no allocation per request
+			h[kv.key] = kv.value
+		}
 		if s.resolver.IsHTTPS(r) {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+			h["Strict-Transport-Security"] = hsts
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -51,4 +51,3 @@ func TestRefusalsAreSummarisedNotLoggedOneByOne(t *testing.T) {
 }
 
 func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
-
