@@ -31,6 +31,20 @@ func ParseRate(s string) (Rate, error) {
 
 func (r Rate) String() string { return fmt.Sprintf("%d/%s", r.Count, r.Period) }
 
+// GCRA is the arithmetic every store shares for r: the emission interval (Period/Count, at
+// least 1ns) and the burst tolerance (Count intervals).
+func (r Rate) GCRA() (interval, burst time.Duration) {
+	n := int64(max(r.Count, 1))
+	t := max(int64(r.Period)/n, 1)
+	return time.Duration(t), time.Duration(t * n)
+}
+
+// HitsExact is how many separate timestamps a Hit/Count key keeps before it merges events
+// that fall in the same 1/HitsExact of the window: counts stay exact below it; above it an
+// event may be counted up to window/HitsExact longer than window (never shorter), and a key
+// holds at most about 2·HitsExact entries however many events it sees. Every store keeps it.
+const HitsExact = 64
+
 // RateResult is the outcome of one rate decision.
 type RateResult struct {
 	Allowed    bool

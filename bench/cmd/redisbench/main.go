@@ -61,7 +61,7 @@ func run() error {
 
 	// The same script, the same arguments (Redis' TIME, 1e9 per hour so all are allowed).
 	r := guard.Rate{Count: 1_000_000_000, Period: time.Hour}
-	t, burst := memory.GCRAParams(r)
+	t, burst := r.GCRA()
 	tUS, burstUS := strconv.FormatInt(max(t.Microseconds(), 1), 10), strconv.FormatInt(burst.Microseconds(), 10)
 	out, err := exec.Command("redis-benchmark", "-h", "127.0.0.1", "-p", strconv.Itoa(srv.port),
 		"-n", strconv.Itoa(*n), "-c", strconv.Itoa(*clients), "-r", "100000", "-q",
@@ -78,6 +78,7 @@ func run() error {
 	s, err := redis.New(redis.Options{
 		URL:    "redis://" + srv.addr,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Local:  memory.New(memory.Options{}),
 	})
 	if err != nil {
 		return err

@@ -289,16 +289,8 @@ func (s *Store) Allow(_ context.Context, key string, r guard.Rate) (guard.RateRe
 
 // gcraParams returns the emission interval and the burst tolerance (Count intervals) in ns.
 func gcraParams(r guard.Rate) (t, burst int64) {
-	n := int64(max(r.Count, 1))
-	t = max(int64(r.Period)/n, 1)
-	return t, t * n
-}
-
-// GCRAParams is the integer arithmetic both stores share: the emission interval of r and its
-// burst tolerance (Count intervals).
-func GCRAParams(r guard.Rate) (interval, burst time.Duration) {
-	t, b := gcraParams(r)
-	return time.Duration(t), time.Duration(b)
+	ti, b := r.GCRA()
+	return int64(ti), int64(b)
 }
 
 // log returns key's failure log, pruned to the window, or nil. Caller holds mu.
@@ -416,11 +408,8 @@ func (s *Store) Clear(_ context.Context, key string) error {
 	return nil
 }
 
-// HitsExact is how many separate timestamps a Hit/Count key keeps before it merges events
-// that fall in the same 1/HitsExact of the window: counts stay exact below it; above it an
-// event may be counted up to window/HitsExact longer than window (never shorter), and a key
-// holds at most about 2·HitsExact entries however many events it sees.
-const HitsExact = 64
+// HitsExact is guard.HitsExact, the bound both stores keep.
+const HitsExact = guard.HitsExact
 
 // hitsOf returns key's hit counts, pruned to the window, or nil. Caller holds mu.
 func (sh *shard) hitsOf(h uint64, key string, now, w int64) *hitState {

@@ -35,7 +35,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/hellosvc/hello/internal/guard"
-	"github.com/hellosvc/hello/internal/guard/memory"
 )
 
 // Failure modes: what the methods other than Allow do while Redis is unreachable.
@@ -62,7 +61,7 @@ type Options struct {
 	// Prefix starts every key; default "hello:".
 	Prefix string
 
-	// Local decides while Redis is unreachable; default a memory store with Now.
+	// Local decides while Redis is unreachable (required; the memory store in production).
 	Local guard.Store
 	// FailureMode is FailureLocal (default) or FailureDeny (HELLO_REDIS_FAILURE).
 	FailureMode string
@@ -102,7 +101,8 @@ type Store struct {
 
 	queue chan *op
 	quit  chan struct{}
-	wg    sync.WaitGroup
+	kick  chan struct{} // a failure asks the prober to watch for Redis' return
+	wg    sync.WaitGroup // the collectors and the prober, all started by New
 
 	degraded atomic.Bool
 	closed   atomic.Bool
@@ -119,6 +119,9 @@ var _ guard.Store = (*Store)(nil)
 // New connects (lazily: a Redis that is down at start only makes the store start degraded)
 // and starts the collectors.
 func New(o Options) (*Store, error) {
+	if o.Local == nil {
+		return nil, errors.New("redis: a Local store is required (it decides while Redis is away)")
+	}
 	switch o.FailureMode {
 	case "":
 		o.FailureMode = FailureLocal
@@ -137,6 +140,7 @@ func New(o Options) (*Store, error) {
 		probeMin: o.ProbeInterval,
 		maxBatch: o.MaxBatch,
 		quit:     make(chan struct{}),
+		kick:     make(chan struct{}, 1),
 	}
 	if s.client == nil {
 		if o.URL == "" {
@@ -160,9 +164,7 @@ func New(o Options) (*Store, error) {
 	if s.prefix == "" {
 		s.prefix = "hello:"
 	}
-	if s.local == nil {
-		s.local = memory.New(memory.Options{Now: o.Now})
-	}
+
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -208,10 +210,11 @@ func New(o Options) (*Store, error) {
 	}
 
 	s.queue = make(chan *op, 4*s.maxBatch)
+	s.wg.Add(pipes + 1)
 	for range pipes {
-		s.wg.Add(1)
 		go s.collect()
 	}
+	go s.prober()
 	return s, nil
 }
 
@@ -276,7 +279,7 @@ func us(d time.Duration) int64 { return d.Microseconds() }
 // Allow implements guard.Store. It falls back to the local store whatever the failure mode.
 func (s *Store) Allow(ctx context.Context, key string, r guard.Rate) (guard.RateResult, error) {
 	if !s.degraded.Load() {
-		t, burst := memory.GCRAParams(r)
+		t, burst := r.GCRA()
 		v, err := s.eval(ctx, gcraScript, s.key(key, "r"), s.nowArg(), max(us(t), 1), max(us(burst), 1))
 		if err == nil {
 			return guard.RateResult{
@@ -299,10 +302,7 @@ func (s *Store) Allow(ctx context.Context, key string, r guard.Rate) (guard.Rate
 func (s *Store) Attempt(ctx context.Context, key string, g guard.Guess, maxN int, window time.Duration) (guard.AttemptResult, error) {
 	v, err := s.eval(ctx, attemptScript, s.key(key, "f"), s.nowArg(), string(g[:]), maxN, us(window))
 	if err != nil {
-		if err := s.fallback(ctx, err); err != nil {
-			return guard.AttemptResult{}, err
-		}
-		return s.local.Attempt(ctx, key, g, maxN, window)
+		return orLocal(s, ctx, err, func() (guard.AttemptResult, error) { return s.local.Attempt(ctx, key, g, maxN, window) })
 	}
 	res := attemptResult(v)
 	if res.Added {
@@ -316,10 +316,7 @@ func (s *Store) Attempt(ctx context.Context, key string, g guard.Guess, maxN int
 func (s *Store) Peek(ctx context.Context, key string, maxN int, window time.Duration) (guard.AttemptResult, error) {
 	v, err := s.eval(ctx, peekScript, s.key(key, "f"), s.nowArg(), maxN, us(window))
 	if err != nil {
-		if err := s.fallback(ctx, err); err != nil {
-			return guard.AttemptResult{}, err
-		}
-		return s.local.Peek(ctx, key, maxN, window)
+		return orLocal(s, ctx, err, func() (guard.AttemptResult, error) { return s.local.Peek(ctx, key, maxN, window) })
 	}
 	res := attemptResult(v)
 	s.floor(ctx, key, res.Failures, window)
@@ -355,30 +352,26 @@ func attemptResult(v []int64) guard.AttemptResult {
 
 // Forget implements guard.Store.
 func (s *Store) Forget(ctx context.Context, key string, g guard.Guess) error {
-	_, err := s.do(ctx, nil, "", "ZREM", s.key(key, "f"), string(g[:]))
-	if err != nil {
+	if _, err := s.do(ctx, nil, "", "ZREM", s.key(key, "f"), string(g[:])); err != nil {
 		if err := s.fallback(ctx, err); err != nil {
 			return err
 		}
-		return s.local.Forget(ctx, key, g)
 	}
-	return s.local.Forget(ctx, key, g)
+	return s.local.Forget(ctx, key, g) // the local floor follows either way
 }
 
 // Clear implements guard.Store.
 func (s *Store) Clear(ctx context.Context, key string) error {
-	_, err := s.do(ctx, nil, "", "DEL", s.key(key, "f"))
-	if err != nil {
+	if _, err := s.do(ctx, nil, "", "DEL", s.key(key, "f")); err != nil {
 		if err := s.fallback(ctx, err); err != nil {
 			return err
 		}
-		return s.local.Clear(ctx, key)
 	}
-	return s.local.Clear(ctx, key)
+	return s.local.Clear(ctx, key) // the local floor follows either way
 }
 
 // Hit implements guard.Store with the memory store's bounded sliding window (exact up to
-// memory.HitsExact distinct timestamps per window).
+// guard.HitsExact distinct timestamps per window).
 func (s *Store) Hit(ctx context.Context, key string, window time.Duration) (int, error) {
 	return s.hits(ctx, key, window, true)
 }
@@ -393,15 +386,14 @@ func (s *Store) hits(ctx context.Context, key string, window time.Duration, add 
 	if add {
 		a = "1"
 	}
-	v, err := s.eval(ctx, hitScript, s.key(key, "h"), s.nowArg(), max(us(window), 1), a, memory.HitsExact)
+	v, err := s.eval(ctx, hitScript, s.key(key, "h"), s.nowArg(), max(us(window), 1), a, guard.HitsExact)
 	if err != nil {
-		if err := s.fallback(ctx, err); err != nil {
-			return 0, err
-		}
-		if add {
-			return s.local.Hit(ctx, key, window)
-		}
-		return s.local.Count(ctx, key, window)
+		return orLocal(s, ctx, err, func() (int, error) {
+			if add {
+				return s.local.Hit(ctx, key, window)
+			}
+			return s.local.Count(ctx, key, window)
+		})
 	}
 	if add {
 		_, _ = s.local.Hit(ctx, key, window) // the local count follows, for a fallback
@@ -413,15 +405,22 @@ func (s *Store) hits(ctx context.Context, key string, window time.Duration, add 
 func (s *Store) Spend(ctx context.Context, id string, ttl time.Duration) (bool, error) {
 	v, err := s.eval(ctx, spendScript, s.key(id, "s"), s.nowArg(), max(us(ttl), 1))
 	if err != nil {
-		if err := s.fallback(ctx, err); err != nil {
-			return false, err
-		}
-		return s.local.Spend(ctx, id, ttl)
+		return orLocal(s, ctx, err, func() (bool, error) { return s.local.Spend(ctx, id, ttl) })
 	}
 	if v[0] == 1 {
 		_, _ = s.local.Spend(ctx, id, ttl) // spent here too: a fallback cannot accept it again
 	}
 	return v[0] == 1, nil
+}
+
+// orLocal answers a call whose Redis round trip failed: from the local store, or with the
+// error (see fallback).
+func orLocal[T any](s *Store, ctx context.Context, err error, local func() (T, error)) (T, error) {
+	if err := s.fallback(ctx, err); err != nil {
+		var zero T
+		return zero, err
+	}
+	return local()
 }
 
 // fallback decides what a failed call does: nil to ask the local store, or the error to
@@ -437,7 +436,10 @@ func (s *Store) fallback(ctx context.Context, err error) error {
 	return nil
 }
 
-var errDegraded = errors.New("redis unreachable (probing in the background)")
+var (
+	errDegraded = errors.New("redis unreachable (probing in the background)")
+	errClosed   = errors.New("redis store closed")
+)
 
 // eval runs script on key through the collectors and returns its integer reply as a slice.
 func (s *Store) eval(ctx context.Context, sc *goredis.Script, key string, args ...any) ([]int64, error) {
@@ -479,7 +481,7 @@ func (s *Store) do(ctx context.Context, sc *goredis.Script, key string, args ...
 		return nil, errDegraded
 	}
 	if s.closed.Load() {
-		return nil, errors.New("redis store closed")
+		return nil, errClosed
 	}
 	o := &op{script: sc, key: key, args: args, done: make(chan struct{})}
 	select {
@@ -531,7 +533,7 @@ func (s *Store) drain() {
 	for {
 		select {
 		case o := <-s.queue:
-			o.err = errors.New("redis store closed")
+			o.err = errClosed
 			close(o.done)
 		default:
 			return
@@ -591,14 +593,16 @@ func (s *Store) failed(err error) {
 	if oom {
 		s.oomTotal.Inc()
 	}
-	if errors.Is(err, errDegraded) || s.degraded.Swap(true) {
-		return
+	if errors.Is(err, errDegraded) || errors.Is(err, errClosed) || s.degraded.Swap(true) {
+		return // already degraded; or shutting down, which is no failure of Redis
 	}
 	s.fallbackGauge.Set(1)
 	s.log.Warn("limiter: redis failed, deciding with the local store", "err", err, "out_of_memory", oom,
 		"failure_mode", map[bool]string{true: FailureDeny, false: FailureLocal}[s.deny])
-	s.wg.Add(1)
-	go s.probe()
+	select {
+	case s.kick <- struct{}{}: // the prober, started with the store, takes it from here
+	default:
+	}
 }
 
 // isOOM reports Redis refusing a write for lack of memory (maxmemory reached under noeviction).
@@ -606,10 +610,22 @@ func isOOM(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "OOM command not allowed")
 }
 
+// prober runs for the store's lifetime: each time a failure kicks it, it probes Redis.
+func (s *Store) prober() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.kick:
+			s.probe()
+		}
+	}
+}
+
 // probe writes a short-lived key with a growing pause until Redis takes it (a PING would
 // answer while Redis still refuses writes for lack of memory), then sends decisions to it again.
 func (s *Store) probe() {
-	defer s.wg.Done()
 	wait := s.probeMin
 	t := time.NewTimer(wait)
 	defer t.Stop()

@@ -3,9 +3,11 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +28,9 @@ func newStore(t *testing.T, srv *testenv.Redis, o redis.Options) *redis.Store {
 	}
 	if o.ProbeInterval == 0 {
 		o.ProbeInterval = 5 * time.Millisecond
+	}
+	if o.Local == nil {
+		o.Local = memory.New(memory.Options{Now: o.Now})
 	}
 	s, err := redis.New(o)
 	if err != nil {
@@ -228,10 +233,61 @@ func TestDenyMode(t *testing.T) {
 }
 
 func TestBadOptions(t *testing.T) {
-	if _, err := redis.New(redis.Options{URL: "redis://x", FailureMode: "maybe"}); err == nil || !strings.Contains(err.Error(), "maybe") {
+	local := memory.New(memory.Options{})
+	if _, err := redis.New(redis.Options{URL: "redis://x", FailureMode: "maybe", Local: local}); err == nil || !strings.Contains(err.Error(), "maybe") {
 		t.Fatalf("bad failure mode: %v", err)
 	}
-	if _, err := redis.New(redis.Options{}); err == nil {
+	if _, err := redis.New(redis.Options{Local: local}); err == nil {
 		t.Fatal("no URL: no error")
 	}
+	if _, err := redis.New(redis.Options{URL: "redis://x"}); err == nil {
+		t.Fatal("no Local store: no error")
+	}
+}
+
+// Issue 12: Close with callers in flight neither races (go test -race) nor reports Redis as
+// failed: a store shutting down is no failure of Redis.
+func TestCloseWithCallersInFlight(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	var logs strings.Builder
+	var mu sync.Mutex
+	s := newStore(t, srv, redis.Options{Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	started := make(chan struct{}, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			started <- struct{}{}
+			for j := 0; j < 200; j++ {
+				if _, err := s.Attempt(ctx, fmt.Sprintf("u:%d", i), guard.Guess{byte(j)}, 3, time.Hour); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	for range 64 {
+		<-started
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logs.String(), "deciding with the local store") {
+		t.Fatalf("Close was logged as a Redis failure:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
