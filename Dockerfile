@@ -19,6 +19,8 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/hello /hello
 # A writable home for the embedded SQLite default; real deployments set HELLO_DB to PostgreSQL.
 COPY --from=build --chown=65532:65532 /out/data /data
+# The Amazon RDS CAs (deploy/certs/refresh): DSNs verify the server with sslmode=verify-full.
+COPY deploy/certs/rds-ca.pem /etc/hello/rds-ca.pem
 ENV HELLO_ADDR=:8080 \
     HELLO_DB=sqlite:/data/hello.db
 USER 65532:65532

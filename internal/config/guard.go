@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/hellosvc/hello/internal/captcha"
 	"github.com/hellosvc/hello/internal/guard"
 )
 
@@ -143,9 +142,6 @@ func (g *GuardConfig) validate(c *Config) error {
 	}
 	if g.CaptchaProvider != "none" && (g.CaptchaSiteKey == "" || g.CaptchaSecretKey == "") {
 		return fmt.Errorf("HELLO_CAPTCHA_PROVIDER=%s needs HELLO_CAPTCHA_SITE_KEY and HELLO_CAPTCHA_SECRET_KEY", g.CaptchaProvider)
-	}
-	if g.CaptchaProvider != "none" && g.CaptchaVerifyURL == "" {
-		g.CaptchaVerifyURL = captcha.SiteverifyURLs[g.CaptchaProvider]
 	}
 	return nil
 }

@@ -44,8 +44,14 @@ variable "hello_secret_version" {
 
 variable "redis_auth_token_version" {
   type        = number
-  description = "Bump to rotate the Redis AUTH token (secret and replication group are updated in one apply)."
+  description = "Bump to rotate the Redis AUTH token (written to the secret, then read from it into the replication group, in one apply)."
   default     = 1
+}
+
+variable "alarm_email_addresses" {
+  type        = list(string)
+  description = "E-mail addresses subscribed to the alarm topic (each must confirm)."
+  default     = []
 }
 
 # --- Network -----------------------------------------------------------------
@@ -64,7 +70,7 @@ variable "az_count" {
 
 variable "log_retention_days" {
   type        = number
-  description = "Retention in days of the container logs and VPC flow logs."
+  description = "Retention in days of the container, RDS, WAF and flow logs and of the ALB access logs."
 }
 
 # --- Service -----------------------------------------------------------------
@@ -137,7 +143,28 @@ variable "db_max_allocated_storage" {
 
 variable "db_backup_retention_days" {
   type        = number
-  description = "Days of automated RDS backups."
+  description = "Days of automated RDS backups (point-in-time recovery)."
+}
+
+variable "backup_retention_days" {
+  type        = number
+  description = "Days AWS Backup keeps the daily snapshot of every shard (and its cross-region copy)."
+}
+
+variable "backup_copy_region" {
+  type        = string
+  description = "Region the daily AWS Backup snapshots are copied to (required in production); null: no copy."
+  default     = null
+
+  validation {
+    condition     = var.environment != "production" || var.backup_copy_region != null
+    error_message = "backup_copy_region is required in production (a region other than aws_region)."
+  }
+
+  validation {
+    condition     = var.backup_copy_region == null || var.backup_copy_region != var.aws_region
+    error_message = "backup_copy_region must differ from aws_region."
+  }
 }
 
 # --- Cache -------------------------------------------------------------------
@@ -159,11 +186,33 @@ variable "cache_snapshot_retention_days" {
   default     = 1
 }
 
-# --- Edge --------------------------------------------------------------------
+# --- Entry points --------------------------------------------------------------
+
+variable "private_entry_certificate_arn" {
+  type        = string
+  description = "ACM certificate of the private entry (internal ALB) host name; required in production (HELLO_ENV=production sets Secure cookies). Without it (staging) the entry serves plain HTTP inside the VPC."
+  default     = null
+
+  validation {
+    condition     = var.environment != "production" || var.private_entry_certificate_arn != null
+    error_message = "private_entry_certificate_arn is required in production: the private entry must serve HTTPS."
+  }
+}
+
+variable "private_entry_cidr_blocks" {
+  type        = list(string)
+  description = "Private networks admitted to the private entry (VPN, peered VPCs); empty: the VPC only."
+  default     = []
+
+  validation {
+    condition     = !contains(var.private_entry_cidr_blocks, "0.0.0.0/0")
+    error_message = "private_entry_cidr_blocks must not admit 0.0.0.0/0: use the public edge for the internet."
+  }
+}
 
 variable "edge_enabled" {
   type        = bool
-  description = "Create the public ALB + WAF edge (off by default)."
+  description = "Also create the public edge: an internet-facing ALB + WAF (off by default)."
   default     = false
 }
 

@@ -22,6 +22,8 @@ db_multi_az              = true
 db_allocated_storage     = 100
 db_max_allocated_storage = 1000
 db_backup_retention_days = 30
+backup_retention_days    = 35
+backup_copy_region       = "eu-west-1"
 
 cache_node_type               = "cache.m7g.large"
 cache_replica_count           = 1
@@ -29,6 +31,10 @@ cache_snapshot_retention_days = 7
 
 secret_recovery_window_days = 30
 
+# The private entry (internal ALB) serves HTTPS in production: set the ACM
+# certificate of its host name before the first plan (validation stops the
+# plan until then). The public edge stays off.
+# private_entry_certificate_arn = "arn:aws:acm:eu-central-1:<account-id>:certificate/<id>"
 edge_enabled = false
 
 hello_log_level    = "info"

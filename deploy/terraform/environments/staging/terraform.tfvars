@@ -22,11 +22,15 @@ db_multi_az              = false
 db_allocated_storage     = 20
 db_max_allocated_storage = 50
 db_backup_retention_days = 3
+backup_retention_days    = 7
 
 cache_node_type               = "cache.t4g.micro"
 cache_replica_count           = 0
 cache_snapshot_retention_days = 1
 
+# The private entry (internal ALB) answers plain HTTP inside the VPC until
+# private_entry_certificate_arn is set; browser logins need HTTPS (Secure
+# cookies), the JSON API with Bearer tokens works either way.
 edge_enabled = false
 
 hello_log_level    = "debug"

@@ -50,12 +50,6 @@ variable "engine_version" {
   }
 }
 
-variable "parameter_group_name" {
-  type        = string
-  description = "Cache parameter group; null selects default.<engine><major>."
-  default     = null
-}
-
 variable "node_type" {
   type        = string
   description = "Node type of every cache node, e.g. cache.t4g.small."
@@ -79,7 +73,7 @@ variable "replica_count" {
 
 variable "auth_token_version" {
   type        = number
-  description = "Bump to generate a new AUTH token and write it to both the secret and the replication group."
+  description = "Bump to generate a new AUTH token: written to the secret, then read from it into the replication group."
   default     = 1
 
   validation {
@@ -119,12 +113,17 @@ variable "maintenance_window" {
 
 variable "final_snapshot_enabled" {
   type        = bool
-  description = "Take a final snapshot when the replication group is deleted."
+  description = "Take a final snapshot (<name>-final) when the replication group is deleted (the environments set it in production)."
   default     = false
 }
 
-variable "apply_immediately" {
-  type        = bool
-  description = "Apply changes now instead of in the maintenance window."
-  default     = false
+variable "alarm_topic_arn" {
+  type        = string
+  description = "SNS topic notified by the memory and eviction alarms."
+}
+
+variable "memory_alarm_percent" {
+  type        = number
+  description = "Alarm when a node uses more than this percentage of its memory."
+  default     = 80
 }

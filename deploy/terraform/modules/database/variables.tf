@@ -126,7 +126,7 @@ variable "database_name" {
 
 variable "master_username" {
   type        = string
-  description = "Master user name; its password is managed by RDS in Secrets Manager."
+  description = "Master user name (admin commands only); its password is managed and rotated by RDS in Secrets Manager."
   default     = "hello_admin"
 }
 
@@ -134,4 +134,55 @@ variable "log_min_duration_statement_ms" {
   type        = number
   description = "Log statements slower than this many milliseconds (-1 disables)."
   default     = 1000
+}
+
+variable "app_username" {
+  type        = string
+  description = "Database user the service connects as with IAM authentication (hello migrate creates it with rds_iam and data grants only)."
+  default     = "hello_app"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.app_username))
+    error_message = "app_username must be a plain PostgreSQL role name (lower case, digits, underscores)."
+  }
+}
+
+variable "ca_bundle_path" {
+  type        = string
+  description = "Path of the RDS CA bundle inside the image; every DSN verifies the server against it (sslmode=verify-full)."
+  default     = "/etc/hello/rds-ca.pem"
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the RDS log groups (postgresql, upgrade) in days."
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "alarm_topic_arn" {
+  type        = string
+  description = "SNS topic notified by the shard alarms (CPU, free storage, replication lag)."
+}
+
+variable "cpu_alarm_percent" {
+  type        = number
+  description = "Alarm when a shard's average CPU stays above this for 10 minutes."
+  default     = 80
+}
+
+variable "free_storage_alarm_gib" {
+  type        = number
+  description = "Alarm when a shard has less free storage than this many GiB."
+  default     = 5
+}
+
+variable "replication_lag_alarm_mib" {
+  type        = number
+  description = "Alarm when a replication slot (a shard move) is more than this many MiB behind for 15 minutes."
+  default     = 1024
 }

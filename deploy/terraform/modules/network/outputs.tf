@@ -32,3 +32,13 @@ output "flow_log_group_name" {
   description = "CloudWatch Logs group receiving the VPC flow logs."
   value       = aws_cloudwatch_log_group.flow_logs.name
 }
+
+output "lb_subnet_ids" {
+  description = "IDs of the private load-balancer subnets (internal entry ALB), one per AZ."
+  value       = aws_subnet.lb[*].id
+}
+
+output "lb_subnet_cidrs" {
+  description = "CIDRs of the load-balancer subnets: the only internal sources hello trusts for X-Forwarded-For."
+  value       = aws_subnet.lb[*].cidr_block
+}

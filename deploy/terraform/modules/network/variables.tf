@@ -32,7 +32,7 @@ variable "az_count" {
 
 variable "public_subnets_enabled" {
   type        = bool
-  description = "Create public subnets and an internet gateway (needed only by the optional edge ALB)."
+  description = "Create public subnets and an internet gateway (needed only by the optional public edge ALB)."
   default     = false
 }
 

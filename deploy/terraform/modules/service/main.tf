@@ -1,10 +1,15 @@
-# ECS on Fargate for hello: cluster, ECR repository, task definition, service
-# in private subnets, target-tracking autoscaling, logs and the HELLO_SECRET
-# signing key.
+# ECS on Fargate for hello: cluster, ECR repository, the service's task
+# definition (hello serve + a CloudWatch agent sidecar scraping /metrics),
+# a one-off admin task definition (hello migrate, hello shards ...), target-
+# tracking autoscaling, logs, alarms and the HELLO_SECRET signing key.
 #
-# Secrets reach the container only through the task definition `secrets`
-# list (valueFrom = secret ARN[:json-key::]); the execution role may read
-# exactly those secret ARNs and decrypt with exactly the listed KMS keys.
+# Secrets reach the containers only through the task definitions' `secrets`
+# lists (valueFrom = secret ARN[:json-key::]). Each task definition has its
+# own execution role that may read exactly its secret ARNs and decrypt with
+# exactly the listed KMS keys, through Secrets Manager only. The service
+# never sees the database master passwords: it connects with IAM database
+# authentication (its task role may rds-db:connect as the application user);
+# only the admin task gets the master secrets.
 
 data "aws_region" "current" {}
 
@@ -20,32 +25,118 @@ locals {
   app_port       = 8080
   admin_port     = 9090
   log_group_name = "/ecs/${var.name}"
-  image          = "${aws_ecr_repository.this.repository_url}:${var.image_tag}"
+  # EMF records written by the CloudWatch agent; CloudWatch turns them into
+  # metrics in metrics_namespace.
+  metrics_log_group_name = "/ecs/${var.name}/metrics"
+  image                  = "${aws_ecr_repository.this.repository_url}:${var.image_tag}"
 
-  # HELLO_SECRET is created here; the caller adds the database and cache secrets.
-  all_secrets = merge(var.secrets, {
+  # The CloudWatch agent image comes through an ECR pull-through cache of
+  # ECR Public: the tasks have no internet route, only the ECR endpoints.
+  pull_through_prefix = "${var.name}-ecr-public"
+  agent_image         = "${local.account_id}.dkr.ecr.${local.region}.amazonaws.com/${local.pull_through_prefix}/cloudwatch-agent/cloudwatch-agent:${var.cloudwatch_agent_image_tag}"
+
+  hello_secret = {
     HELLO_SECRET = {
       secret_arn = aws_secretsmanager_secret.hello_secret.arn
       json_key   = null
     }
-  })
+  }
+  # HELLO_SECRET is created here; the caller adds the cache (serve) and the
+  # database master (admin) secrets.
+  serve_secrets = merge(var.secrets, local.hello_secret)
+  admin_secrets = merge(var.admin_secrets, local.hello_secret)
 
-  container_environment = [
+  # AWS_REGION: the service signs RDS IAM tokens for this region.
+  serve_environment = [
     for k, v in merge(var.environment, {
-      HELLO_ADDR       = ":${local.app_port}"
-      HELLO_ADMIN_ADDR = ":${local.admin_port}"
+      HELLO_ADDR = ":${local.app_port}"
+      # Only the sidecar in the same task scrapes /metrics: loopback only.
+      HELLO_ADMIN_ADDR = "127.0.0.1:${local.admin_port}"
+      AWS_REGION       = local.region
     }) : { name = k, value = v }
   ]
-
-  container_secrets = [
-    for k, s in local.all_secrets : {
-      name      = k
-      valueFrom = s.json_key == null ? s.secret_arn : "${s.secret_arn}:${s.json_key}::"
-    }
+  admin_environment = [
+    for k, v in merge(var.admin_environment, { HELLO_ADMIN_ADDR = "", AWS_REGION = local.region }) :
+    { name = k, value = v }
   ]
 
-  readable_secret_arns = sort(distinct([for s in values(local.all_secrets) : s.secret_arn]))
-  decrypt_key_arns     = sort(distinct(concat([aws_kms_key.this.arn], var.secret_kms_key_arns)))
+  container_secrets = {
+    for task, secrets in { serve = local.serve_secrets, admin = local.admin_secrets } : task => [
+      for k, s in secrets : {
+        name      = k
+        valueFrom = s.json_key == null ? s.secret_arn : "${s.secret_arn}:${s.json_key}::"
+      }
+    ]
+  }
+
+  readable_secret_arns = {
+    serve = sort(distinct([for s in values(local.serve_secrets) : s.secret_arn]))
+    admin = sort(distinct([for s in values(local.admin_secrets) : s.secret_arn]))
+  }
+  decrypt_key_arns = {
+    serve = sort(distinct(concat([aws_kms_key.this.arn], var.secret_kms_key_arns)))
+    admin = sort(distinct(concat([aws_kms_key.this.arn], var.admin_secret_kms_key_arns)))
+  }
+
+  # CloudWatch agent: scrape hello's /metrics over loopback once a minute and
+  # publish the login metrics the alarms below watch.
+  prometheus_config = yamlencode({
+    global = { scrape_interval = "1m", scrape_timeout = "10s" }
+    scrape_configs = [{
+      job_name = "hello"
+      static_configs = [{
+        targets = ["127.0.0.1:${local.admin_port}"]
+        labels  = { ClusterName = var.name, ServiceName = var.name }
+      }]
+    }]
+  })
+  cloudwatch_agent_config = jsonencode({
+    agent = { region = local.region }
+    logs = {
+      force_flush_interval = 15
+      metrics_collected = {
+        prometheus = {
+          cluster_name           = var.name
+          log_group_name         = local.metrics_log_group_name
+          prometheus_config_path = "env:PROMETHEUS_CONFIG_CONTENT"
+          emf_processor = {
+            metric_declaration_dedup = true
+            metric_namespace         = var.metrics_namespace
+            metric_declaration = [
+              {
+                source_labels    = ["job"]
+                label_matcher    = "^hello$"
+                dimensions       = [["ClusterName", "ServiceName"]]
+                metric_selectors = ["^hello_guard_lockouts_total$"]
+              },
+              {
+                source_labels    = ["job"]
+                label_matcher    = "^hello$"
+                dimensions       = [["ClusterName", "ServiceName", "outcome"]]
+                metric_selectors = ["^hello_guard_login_outcomes_total$", "^hello_logins_total$"]
+              },
+            ]
+          }
+        }
+      }
+    }
+  })
+
+  # The login alarms: metric name, dimensions beyond the service, threshold.
+  login_alarms = {
+    failed-logins = {
+      metric      = "hello_guard_login_outcomes_total"
+      dimensions  = { outcome = "failure" }
+      threshold   = var.failed_logins_alarm_per_5m
+      description = "more than ${var.failed_logins_alarm_per_5m} failed logins in 5 minutes across the service: credential stuffing or password spraying"
+    }
+    lockouts = {
+      metric      = "hello_guard_lockouts_total"
+      dimensions  = {}
+      threshold   = var.lockouts_alarm_per_5m
+      description = "more than ${var.lockouts_alarm_per_5m} names or devices locked out in 5 minutes: a dictionary attack on many accounts"
+    }
+  }
 }
 
 # --- Registry --------------------------------------------------------------
@@ -81,13 +172,18 @@ resource "aws_ecr_lifecycle_policy" "this" {
   })
 }
 
+resource "aws_ecr_pull_through_cache_rule" "ecr_public" {
+  ecr_repository_prefix = local.pull_through_prefix
+  upstream_registry_url = "public.ecr.aws"
+}
+
 # --- Encryption key for the app secret, logs and images ----------------------
 
 data "aws_iam_policy_document" "kms" {
   statement {
     sid       = "AccountAdministration"
     actions   = ["kms:*"]
-    resources = ["*"]
+    resources = ["*"] # in a key policy, "*" is this key
 
     principals {
       type        = "AWS"
@@ -104,7 +200,7 @@ data "aws_iam_policy_document" "kms" {
       "kms:GenerateDataKey*",
       "kms:Describe*",
     ]
-    resources = ["*"]
+    resources = ["*"] # in a key policy, "*" is this key
 
     principals {
       type        = "Service"
@@ -114,13 +210,16 @@ data "aws_iam_policy_document" "kms" {
     condition {
       test     = "ArnEquals"
       variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"]
+      values = [
+        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}",
+        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.metrics_log_group_name}",
+      ]
     }
   }
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${var.name}: HELLO_SECRET, container logs and ECR images"
+  description             = "${var.name}: HELLO_SECRET, container logs, metrics and ECR images"
   enable_key_rotation     = true
   deletion_window_in_days = 30
   policy                  = data.aws_iam_policy_document.kms.json
@@ -155,6 +254,12 @@ resource "aws_secretsmanager_secret_version" "hello_secret" {
 
 resource "aws_cloudwatch_log_group" "this" {
   name              = local.log_group_name
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+}
+
+resource "aws_cloudwatch_log_group" "metrics" {
+  name              = local.metrics_log_group_name
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.this.arn
 }
@@ -200,12 +305,15 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 }
 
 resource "aws_iam_role" "execution" {
-  name               = "${var.name}-task-execution"
-  description        = "ECS agent: pull the hello image, write logs, read the hello secrets"
+  for_each = toset(["serve", "admin"])
+
+  name               = each.key == "serve" ? "${var.name}-task-execution" : "${var.name}-admin-execution"
+  description        = "ECS agent for the ${each.key} task: pull the images, write logs, read the ${each.key} secrets"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
-data "aws_iam_policy_document" "execution" {
+# What both execution roles need: the hello image and the log group.
+data "aws_iam_policy_document" "execution_common" {
   statement {
     sid = "EcrAuth"
     # GetAuthorizationToken has no resource-level permissions.
@@ -228,34 +336,120 @@ data "aws_iam_policy_document" "execution" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
+}
+
+data "aws_iam_policy_document" "execution_serve" {
+  source_policy_documents = [data.aws_iam_policy_document.execution_common.json]
 
   statement {
-    sid       = "ReadExactlyTheHelloSecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = local.readable_secret_arns
+    # The first pull of the agent image creates its cache repository.
+    sid = "EcrPullThroughCache"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:BatchImportUpstreamImage",
+      "ecr:CreateRepository",
+      "ecr:GetDownloadUrlForLayer",
+    ]
+    resources = ["arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${local.pull_through_prefix}/*"]
   }
 
   statement {
-    sid       = "DecryptTheHelloSecrets"
+    sid       = "ReadExactlyTheServeSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = local.readable_secret_arns["serve"]
+  }
+
+  statement {
+    sid       = "DecryptTheServeSecrets"
     actions   = ["kms:Decrypt"]
-    resources = local.decrypt_key_arns
+    resources = local.decrypt_key_arns["serve"]
+
+    # Only as Secrets Manager decrypts a secret for this role, never a
+    # direct Decrypt of anything else encrypted with these keys.
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${local.region}.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "execution_admin" {
+  source_policy_documents = [data.aws_iam_policy_document.execution_common.json]
+
+  statement {
+    sid       = "ReadExactlyTheAdminSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = local.readable_secret_arns["admin"]
+  }
+
+  statement {
+    sid       = "DecryptTheAdminSecrets"
+    actions   = ["kms:Decrypt"]
+    resources = local.decrypt_key_arns["admin"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${local.region}.amazonaws.com"]
+    }
   }
 }
 
 resource "aws_iam_role_policy" "execution" {
-  name   = "hello-task-execution"
-  role   = aws_iam_role.execution.id
-  policy = data.aws_iam_policy_document.execution.json
+  for_each = {
+    serve = data.aws_iam_policy_document.execution_serve.json
+    admin = data.aws_iam_policy_document.execution_admin.json
+  }
+
+  name   = "hello-${each.key}-execution"
+  role   = aws_iam_role.execution[each.key].id
+  policy = each.value
 }
 
-# The application itself calls no AWS API: its task role has no policy.
+# The service's task role: connect to the shards as the application user
+# (IAM database authentication) and let the sidecar write its metrics.
 resource "aws_iam_role" "task" {
   name               = "${var.name}-task"
-  description        = "hello containers (no AWS permissions)"
+  description        = "hello serve: rds-db:connect as the application user, metrics"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
-# --- Task definition -------------------------------------------------------
+data "aws_iam_policy_document" "task" {
+  statement {
+    sid       = "ConnectAsTheApplicationUser"
+    actions   = ["rds-db:connect"]
+    resources = var.rds_iam_connect_arns
+  }
+
+  statement {
+    # The agent writes EMF records to its (pre-created) log group.
+    sid = "AgentMetrics"
+    actions = [
+      "logs:CreateLogGroup",
+      "logs:CreateLogStream",
+      "logs:DescribeLogStreams",
+      "logs:PutLogEvents",
+    ]
+    resources = [aws_cloudwatch_log_group.metrics.arn, "${aws_cloudwatch_log_group.metrics.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "task" {
+  name   = "hello-serve"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.task.json
+}
+
+# Admin commands use the master password from their secrets: no AWS API.
+resource "aws_iam_role" "admin_task" {
+  name               = "${var.name}-admin-task"
+  description        = "hello admin commands (migrate, shards): no AWS permissions"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+# --- Task definitions ------------------------------------------------------
 
 resource "aws_ecs_task_definition" "this" {
   family                   = var.name
@@ -263,8 +457,83 @@ resource "aws_ecs_task_definition" "this" {
   network_mode             = "awsvpc"
   cpu                      = var.cpu
   memory                   = var.memory
-  execution_role_arn       = aws_iam_role.execution.arn
+  execution_role_arn       = aws_iam_role.execution["serve"].arn
   task_role_arn            = aws_iam_role.task.arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  container_definitions = jsonencode([
+    {
+      name                   = local.container_name
+      image                  = local.image
+      essential              = true
+      command                = ["serve"]
+      readonlyRootFilesystem = true
+      stopTimeout            = var.stop_timeout_seconds
+
+      portMappings = [
+        { name = "http", containerPort = local.app_port, protocol = "tcp" },
+      ]
+
+      environment = local.serve_environment
+      secrets     = local.container_secrets["serve"]
+
+      healthCheck = {
+        command     = ["CMD", "/hello", "healthcheck"]
+        interval    = 15
+        timeout     = 5
+        retries     = 3
+        startPeriod = 15
+      }
+
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.this.name
+          awslogs-region        = local.region
+          awslogs-stream-prefix = "hello"
+        }
+      }
+    },
+    {
+      name                   = "cloudwatch-agent"
+      image                  = local.agent_image
+      essential              = false # losing metrics must not stop the service
+      readonlyRootFilesystem = false # the agent writes its translated config
+
+      environment = [
+        { name = "CW_CONFIG_CONTENT", value = local.cloudwatch_agent_config },
+        { name = "PROMETHEUS_CONFIG_CONTENT", value = local.prometheus_config },
+      ]
+
+      dependsOn = [{ containerName = local.container_name, condition = "START" }]
+
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.this.name
+          awslogs-region        = local.region
+          awslogs-stream-prefix = "cloudwatch-agent"
+        }
+      }
+    },
+  ])
+}
+
+# One-off tasks (never a service): `hello migrate` by default, any admin
+# command by a command override. It carries the master secrets and the
+# admin DSNs; it runs in the service's subnets and security group.
+resource "aws_ecs_task_definition" "admin" {
+  family                   = "${var.name}-admin"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.admin_cpu
+  memory                   = var.admin_memory
+  execution_role_arn       = aws_iam_role.execution["admin"].arn
+  task_role_arn            = aws_iam_role.admin_task.arn
 
   runtime_platform {
     operating_system_family = "LINUX"
@@ -275,32 +544,18 @@ resource "aws_ecs_task_definition" "this" {
     name                   = local.container_name
     image                  = local.image
     essential              = true
-    command                = ["serve"]
+    command                = ["migrate"]
     readonlyRootFilesystem = true
-    stopTimeout            = var.stop_timeout_seconds
 
-    portMappings = [
-      { name = "http", containerPort = local.app_port, protocol = "tcp" },
-      { name = "admin", containerPort = local.admin_port, protocol = "tcp" },
-    ]
-
-    environment = local.container_environment
-    secrets     = local.container_secrets
-
-    healthCheck = {
-      command     = ["CMD", "/hello", "healthcheck"]
-      interval    = 15
-      timeout     = 5
-      retries     = 3
-      startPeriod = 15
-    }
+    environment = local.admin_environment
+    secrets     = local.container_secrets["admin"]
 
     logConfiguration = {
       logDriver = "awslogs"
       options = {
         awslogs-group         = aws_cloudwatch_log_group.this.name
         awslogs-region        = local.region
-        awslogs-stream-prefix = "hello"
+        awslogs-stream-prefix = "admin"
       }
     }
   }])
@@ -310,7 +565,7 @@ resource "aws_ecs_task_definition" "this" {
 
 resource "aws_security_group" "this" {
   name        = "${var.name}-service"
-  description = "hello tasks: 8080 from inside the VPC or from the load balancer"
+  description = "hello tasks: 8080 from the load balancers (and allowed_cidr_blocks)"
   vpc_id      = var.vpc_id
 }
 
@@ -326,25 +581,14 @@ resource "aws_vpc_security_group_ingress_rule" "app_from_cidr" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "app_from_lb" {
-  count = var.load_balancer == null ? 0 : 1
+  for_each = var.load_balancers
 
   security_group_id            = aws_security_group.this.id
-  description                  = "hello HTTP from the load balancer"
-  referenced_security_group_id = var.load_balancer.security_group_id
+  description                  = "hello HTTP from the ${each.key} load balancer"
+  referenced_security_group_id = each.value.security_group_id
   ip_protocol                  = "tcp"
   from_port                    = local.app_port
   to_port                      = local.app_port
-}
-
-resource "aws_vpc_security_group_ingress_rule" "metrics" {
-  for_each = toset(var.metrics_cidr_blocks)
-
-  security_group_id = aws_security_group.this.id
-  description       = "hello /metrics from ${each.key}"
-  cidr_ipv4         = each.key
-  ip_protocol       = "tcp"
-  from_port         = local.admin_port
-  to_port           = local.admin_port
 }
 
 resource "aws_vpc_security_group_egress_rule" "vpc" {
@@ -383,7 +627,7 @@ resource "aws_ecs_service" "this" {
 
   deployment_minimum_healthy_percent = 100
   deployment_maximum_percent         = 200
-  health_check_grace_period_seconds  = var.load_balancer == null ? null : 30
+  health_check_grace_period_seconds  = length(var.load_balancers) == 0 ? null : 30
   enable_ecs_managed_tags            = true
   propagate_tags                     = "SERVICE"
   enable_execute_command             = false
@@ -401,7 +645,7 @@ resource "aws_ecs_service" "this" {
   }
 
   dynamic "load_balancer" {
-    for_each = var.load_balancer == null ? [] : [var.load_balancer]
+    for_each = var.load_balancers
 
     content {
       target_group_arn = load_balancer.value.target_group_arn
@@ -415,7 +659,7 @@ resource "aws_ecs_service" "this" {
     ignore_changes = [desired_count]
   }
 
-  depends_on = [aws_iam_role_policy.execution]
+  depends_on = [aws_iam_role_policy.execution, aws_iam_role_policy.task]
 }
 
 # --- Autoscaling -----------------------------------------------------------
@@ -462,4 +706,70 @@ resource "aws_appautoscaling_policy" "memory" {
       predefined_metric_type = "ECSServiceAverageMemoryUtilization"
     }
   }
+}
+
+# --- Alarms ----------------------------------------------------------------
+
+# Fewer tasks running than ECS wants, for 10 minutes: crashing or unhealthy
+# tasks, or Fargate capacity. (Container Insights publishes both counts.)
+resource "aws_cloudwatch_metric_alarm" "running_tasks" {
+  alarm_name          = "${var.name}-running-below-desired"
+  alarm_description   = "${var.name}: fewer tasks running than desired for 10 minutes."
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  evaluation_periods  = 10
+  datapoints_to_alarm = 10
+  treat_missing_data  = "breaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+
+  metric_query {
+    id          = "missing"
+    expression  = "desired - running"
+    label       = "tasks missing"
+    return_data = true
+  }
+
+  metric_query {
+    id = "desired"
+
+    metric {
+      namespace   = "ECS/ContainerInsights"
+      metric_name = "DesiredTaskCount"
+      period      = 60
+      stat        = "Average"
+      dimensions  = { ClusterName = aws_ecs_cluster.this.name, ServiceName = aws_ecs_service.this.name }
+    }
+  }
+
+  metric_query {
+    id = "running"
+
+    metric {
+      namespace   = "ECS/ContainerInsights"
+      metric_name = "RunningTaskCount"
+      period      = 60
+      stat        = "Average"
+      dimensions  = { ClusterName = aws_ecs_cluster.this.name, ServiceName = aws_ecs_service.this.name }
+    }
+  }
+}
+
+# hello's own login metrics, scraped by the sidecar (see prometheus_config).
+resource "aws_cloudwatch_metric_alarm" "login" {
+  for_each = local.login_alarms
+
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = "${var.name}: ${each.value.description}."
+  namespace           = var.metrics_namespace
+  metric_name         = each.value.metric
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = each.value.threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+  dimensions          = merge({ ClusterName = var.name, ServiceName = var.name }, each.value.dimensions)
 }

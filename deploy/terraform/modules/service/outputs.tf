@@ -14,8 +14,13 @@ output "task_definition_arn" {
 }
 
 output "task_definition_family" {
-  description = "Family of the task definition (for aws ecs run-task)."
+  description = "Family of the service's task definition."
   value       = aws_ecs_task_definition.this.family
+}
+
+output "admin_task_definition_family" {
+  description = "Family of the one-off admin task definition (aws ecs run-task; hello migrate unless the command is overridden)."
+  value       = aws_ecs_task_definition.admin.family
 }
 
 output "container_name" {
@@ -44,8 +49,13 @@ output "log_group_name" {
 }
 
 output "execution_role_arn" {
-  description = "ARN of the task execution role."
-  value       = aws_iam_role.execution.arn
+  description = "ARN of the service's task execution role."
+  value       = aws_iam_role.execution["serve"].arn
+}
+
+output "task_role_arn" {
+  description = "ARN of the service's task role (rds-db:connect as the application user)."
+  value       = aws_iam_role.task.arn
 }
 
 output "hello_secret_arn" {
@@ -54,6 +64,6 @@ output "hello_secret_arn" {
 }
 
 output "readable_secret_arns" {
-  description = "Exactly the secret ARNs the execution role may read."
+  description = "Exactly the secret ARNs each execution role may read: {serve = [...], admin = [...]}."
   value       = local.readable_secret_arns
 }

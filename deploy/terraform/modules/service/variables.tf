@@ -167,7 +167,7 @@ variable "log_retention_days" {
 
 variable "environment" {
   type        = map(string)
-  description = "Non-secret HELLO_* settings for the container environment (HELLO_ADDR and HELLO_ADMIN_ADDR are set by the module)."
+  description = "Non-secret HELLO_* settings of the service (hello serve); HELLO_ADDR, HELLO_ADMIN_ADDR and AWS_REGION are set by the module."
 
   validation {
     condition     = alltrue([for k in keys(var.environment) : can(regex("^HELLO_[A-Z0-9_]+$", k))])
@@ -188,7 +188,7 @@ variable "secrets" {
     secret_arn = string
     json_key   = optional(string)
   }))
-  description = "Secret settings injected by ECS: NAME => {secret_arn, json_key}; valueFrom is the ARN (plus :json_key:: when set). HELLO_SECRET is added by the module."
+  description = "Secret settings of the service injected by ECS: NAME => {secret_arn, json_key}; valueFrom is the ARN (plus :json_key:: when set). HELLO_SECRET is added by the module."
 
   validation {
     condition = alltrue([
@@ -206,8 +206,98 @@ variable "secrets" {
 
 variable "secret_kms_key_arns" {
   type        = list(string)
-  description = "Customer-managed KMS keys that encrypt the secrets in var.secrets (kms:Decrypt is granted on exactly these)."
+  description = "Customer-managed KMS keys that encrypt the secrets in var.secrets (kms:Decrypt through Secrets Manager is granted on exactly these)."
   default     = []
+}
+
+variable "admin_environment" {
+  type        = map(string)
+  description = "Non-secret HELLO_* settings of the one-off admin task (hello migrate, hello shards ...): the admin HELLO_SHARDS, HELLO_DB_APP_USER."
+
+  validation {
+    condition     = alltrue([for k in keys(var.admin_environment) : can(regex("^HELLO_[A-Z0-9_]+$", k))])
+    error_message = "admin_environment keys must be HELLO_* variable names."
+  }
+
+  validation {
+    condition = alltrue([
+      for k in keys(var.admin_environment) :
+      k != "HELLO_SECRET" && !endswith(k, "_PASSWORD") && !endswith(k, "_TOKEN")
+    ])
+    error_message = "HELLO_SECRET and *_PASSWORD settings are secrets: pass them in var.admin_secrets, never as plain environment."
+  }
+}
+
+variable "admin_secrets" {
+  type = map(object({
+    secret_arn = string
+    json_key   = optional(string)
+  }))
+  description = "Secret settings of the admin task (the database master passwords HELLO_S<N>_PASSWORD): NAME => {secret_arn, json_key}. HELLO_SECRET is added by the module."
+
+  validation {
+    condition = alltrue([
+      for k, s in var.admin_secrets :
+      can(regex("^HELLO_[A-Z0-9_]+$", k)) && can(regex("^arn:[a-z-]+:secretsmanager:", s.secret_arn))
+    ])
+    error_message = "admin_secrets keys must be HELLO_* names and every secret_arn a Secrets Manager ARN."
+  }
+}
+
+variable "admin_secret_kms_key_arns" {
+  type        = list(string)
+  description = "Customer-managed KMS keys that encrypt the secrets in var.admin_secrets."
+  default     = []
+}
+
+variable "admin_cpu" {
+  type        = number
+  description = "Fargate CPU units of the admin task."
+  default     = 256
+}
+
+variable "admin_memory" {
+  type        = number
+  description = "Fargate memory of the admin task in MiB."
+  default     = 512
+}
+
+variable "rds_iam_connect_arns" {
+  type        = list(string)
+  description = "rds-db:connect resources (arn:...:dbuser:<resource-id>/<user>) the service's task role may use: the application user on every shard."
+
+  validation {
+    condition     = alltrue([for a in var.rds_iam_connect_arns : can(regex("^arn:[a-z-]+:rds-db:[a-z0-9-]+:[0-9]{12}:dbuser:[^*/]+/[^*]+$", a))])
+    error_message = "rds_iam_connect_arns must be exact dbuser ARNs (no wildcards)."
+  }
+}
+
+variable "cloudwatch_agent_image_tag" {
+  type        = string
+  description = "Tag of public.ecr.aws/cloudwatch-agent/cloudwatch-agent, pulled through the ECR cache, that scrapes /metrics."
+  default     = "1.300045.0b810"
+}
+
+variable "metrics_namespace" {
+  type        = string
+  description = "CloudWatch namespace of hello's own metrics (login outcomes, lockouts)."
+}
+
+variable "alarm_topic_arn" {
+  type        = string
+  description = "SNS topic notified by the service alarms."
+}
+
+variable "failed_logins_alarm_per_5m" {
+  type        = number
+  description = "Alarm when more failed logins than this happen across the service in 5 minutes."
+  default     = 500
+}
+
+variable "lockouts_alarm_per_5m" {
+  type        = number
+  description = "Alarm when more names or devices than this are locked out in 5 minutes."
+  default     = 50
 }
 
 variable "hello_secret_version" {
@@ -234,7 +324,7 @@ variable "secret_recovery_window_days" {
 
 variable "allowed_cidr_blocks" {
   type        = list(string)
-  description = "CIDRs admitted on port 8080, normally just the VPC CIDR."
+  description = "CIDRs admitted on port 8080 besides the load balancers (normally none)."
   default     = []
 
   validation {
@@ -243,24 +333,13 @@ variable "allowed_cidr_blocks" {
   }
 }
 
-variable "metrics_cidr_blocks" {
-  type        = list(string)
-  description = "CIDRs admitted on the admin/metrics port 9090 (empty: closed)."
-  default     = []
-
-  validation {
-    condition     = alltrue([for c in var.metrics_cidr_blocks : can(cidrhost(c, 0)) && !contains(["0.0.0.0/0", "::/0"], c)])
-    error_message = "metrics_cidr_blocks must be valid CIDRs inside the network, never 0.0.0.0/0 or ::/0."
-  }
-}
-
-variable "load_balancer" {
-  type = object({
+variable "load_balancers" {
+  type = map(object({
     target_group_arn  = string
     security_group_id = string
-  })
-  description = "Optional load balancer (edge module): its target group and security group; null when there is none."
-  default     = null
+  }))
+  description = "Load balancers (edge module instances) the service registers with, keyed by a static label: target group and security group of each."
+  default     = {}
 }
 
 variable "wait_for_steady_state" {
