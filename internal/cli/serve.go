@@ -32,7 +32,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			log.Error("closing storage", "err", err)
 		}
 	}()
-	if n, err := st.Migrate(ctx); err != nil {
+	if cfg.Storage.IAMAuth {
+		// The application role has no DDL rights: `hello migrate` (the master user) runs them.
+		log.Info("HELLO_DB_IAM_AUTH=on: not migrating at start; run hello migrate with the master credentials")
+	} else if n, err := st.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrating storage: %w", err)
 	} else if n > 0 {
 		log.Info("migrations applied", "applied", n)

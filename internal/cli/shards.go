@@ -64,7 +64,11 @@ func shardsCommand(ctx context.Context, args, environ []string, stdout io.Writer
 	}
 	// Administration copies whole logical shards: no statement timeout, no background polling.
 	cfg.Storage.StatementTimeout = 0
-	st, err := openShards(ctx, cfg, log)
+	pgOpts, err := pgOptions(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	st, err := openShards(ctx, cfg, pgOpts, log)
 	if err != nil {
 		return err
 	}

@@ -27,33 +27,48 @@ type strictMigrator interface {
 
 // openStore opens the storage HELLO_DB names.
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store, error) {
-	switch cfg.DB.Kind {
-	case dsn.SQLite:
+	if cfg.DB.Kind == dsn.SQLite {
 		return sqlite.Open(cfg.DB.Path)
+	}
+	opts, err := pgOptions(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	switch cfg.DB.Kind {
 	case dsn.Postgres:
-		return postgres.OpenStore(ctx, pgOptions(cfg, cfg.DB.Conn, "postgres"))
+		opts.DSN, opts.Name = cfg.DB.Conn, "postgres"
+		return postgres.OpenStore(ctx, opts)
 	case dsn.Shards:
-		return openShards(ctx, cfg, log)
+		return openShards(ctx, cfg, opts, log)
 	}
 	return nil, fmt.Errorf("%w: HELLO_DB: storage %s is not supported by this build", config.ErrUsage, cfg.DB)
 }
 
-func pgOptions(cfg *config.Config, dsn, name string) postgres.Options {
+// pgOptions are the settings every PostgreSQL database of the configuration is opened with.
+func pgOptions(ctx context.Context, cfg *config.Config) (postgres.Options, error) {
 	st := cfg.Storage
-	return postgres.Options{
-		DSN: dsn, Name: name, Password: st.Password.Reveal(), MaxConns: st.MaxConns,
+	o := postgres.Options{
+		Password: st.Password.Reveal(), MaxConns: st.MaxConns, AppUser: st.AppUser,
 		ConnectTimeout: st.ConnectTimeout, StatementTimeout: st.StatementTimeout, Timeout: st.Timeout,
 	}
+	if st.IAMAuth {
+		tokens, err := rdsTokens(ctx)
+		if err != nil {
+			return o, fmt.Errorf("%w: %w", config.ErrUsage, err)
+		}
+		o.Token = tokens
+	}
+	return o, nil
 }
 
 // openShards opens the sharded store of HELLO_DB=shards:PATH (or shards: with HELLO_SHARDS).
-func openShards(ctx context.Context, cfg *config.Config, log *slog.Logger) (*shard.Store, error) {
+func openShards(ctx context.Context, cfg *config.Config, opts postgres.Options, log *slog.Logger) (*shard.Store, error) {
 	file, err := shard.ReadFile(cfg.DB.Path, cfg.Storage.Shards)
 	if err != nil {
 		return nil, fmt.Errorf("%w: HELLO_DB: %w", config.ErrUsage, err)
 	}
 	return shard.Open(ctx, shard.Options{
-		File: file, Lookup: cfg.Storage.Lookup, DB: pgOptions(cfg, "", ""), Log: log,
+		File: file, Lookup: cfg.Storage.Lookup, DB: opts, Log: log,
 	})
 }
 

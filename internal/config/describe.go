@@ -59,6 +59,8 @@ func Bounds() map[string]Bound {
 
 		"HELLO_SHARDS":               free,
 		"HELLO_DB_PASSWORD":          free,
+		"HELLO_DB_IAM_AUTH":          onOff,
+		"HELLO_DB_APP_USER":          free,
 		"HELLO_DB_TIMEOUT":           durationBound(10 * time.Millisecond),
 		"HELLO_DB_MAX_CONNS":         intBound(1, 10000),
 		"HELLO_DB_CONNECT_TIMEOUT":   durationBound(time.Millisecond),

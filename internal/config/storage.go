@@ -20,6 +20,11 @@ type StorageConfig struct {
 	MaxConns         int
 	ConnectTimeout   time.Duration
 	StatementTimeout time.Duration
+	// IAMAuth connects with an RDS IAM token per new connection instead of a password.
+	IAMAuth bool
+	// AppUser is the application role `hello migrate` creates and grants (with IAMAuth, the
+	// user serve connects as).
+	AppUser string
 
 	env map[string]string // the HELLO_* environment, for ${NAME} in shard DSNs
 }
@@ -36,6 +41,16 @@ func (s *StorageConfig) settings() []setting {
 			set: intVar(&s.MaxConns, 1, 10000)},
 		{name: "HELLO_DB_CONNECT_TIMEOUT", def: "5s", usage: "deadline for opening one database connection",
 			set: durationVar(&s.ConnectTimeout, time.Millisecond)},
+		{name: "HELLO_DB_IAM_AUTH", def: "off", usage: "connect to PostgreSQL with an RDS IAM auth token per new connection (region from AWS_REGION); serve then does not migrate",
+			set: onOffVar(&s.IAMAuth)},
+		{name: "HELLO_DB_APP_USER", def: "", usage: "application role that hello migrate creates and grants data rights on hello's tables (no DDL; rds_iam where it exists)",
+			set: func(v string) error {
+				if v != "" && !identRE.MatchString(v) {
+					return errors.New("must be a role name: lower-case letters, digits and _, starting with a letter or _")
+				}
+				s.AppUser = v
+				return nil
+			}},
 		{name: "HELLO_DB_STATEMENT_TIMEOUT", def: "5s", usage: "server-side statement_timeout of the service's statements (0 disables)",
 			set: durationVar(&s.StatementTimeout, 0)},
 	}
@@ -47,6 +62,8 @@ func (s *StorageConfig) validate(c *Config) error {
 	}
 	return nil
 }
+
+var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // passwordVarRE matches the variables shard DSNs name for their passwords (HELLO_S1_PASSWORD):
 // they are not settings, but not unknown either.

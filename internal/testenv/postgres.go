@@ -217,3 +217,16 @@ func RunWithPostgres(m *testing.M) int {
 	}
 	return code
 }
+
+// RequirePassword makes the cluster ask role for its password (scram-sha-256) on TCP while
+// every other role keeps trust authentication: for tests of how the service authenticates.
+func (p *Postgres) RequirePassword(t testing.TB, role string) {
+	t.Helper()
+	hba := fmt.Sprintf("host all %s 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\nlocal all all trust\n", role)
+	if err := os.WriteFile(filepath.Join(p.data(), "pg_hba.conf"), []byte(hba), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.exec(context.Background(), "SELECT pg_reload_conf()"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -40,13 +41,24 @@ type Options struct {
 	Timeout time.Duration
 	// Name identifies the database in errors and health reports.
 	Name string
+	// AppUser, when set, is the application role Migrate creates and grants data rights to
+	// (HELLO_DB_APP_USER).
+	AppUser string
+	// Token, when set, gives the password of every new connection (RDS IAM database
+	// authentication: a token valid 15 minutes, so one per connection, never a stored password
+	// that a rotation could outdate).
+	Token TokenSource
 }
+
+// TokenSource returns a password for user at endpoint (host:port) for one new connection.
+type TokenSource func(ctx context.Context, endpoint, user string) (string, error)
 
 // DB is one PostgreSQL database.
 type DB struct {
 	pool    *pgxpool.Pool
 	timeout time.Duration
 	name    string
+	appUser string
 }
 
 // Open creates the pool. It does not connect: connections are made on first use, so a database
@@ -76,6 +88,16 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "hello"
 	}
 	cfg.HealthCheckPeriod = 10 * time.Second
+	if o.Token != nil {
+		cfg.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {
+			tok, err := o.Token(ctx, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))), cc.User)
+			if err != nil {
+				return fmt.Errorf("database auth token: %w", err)
+			}
+			cc.Password = tok
+			return nil
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres %s: %w", o.Name, redactErr(err))
@@ -84,7 +106,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if name == "" {
 		name = cfg.ConnConfig.Host + "/" + cfg.ConnConfig.Database
 	}
-	return &DB{pool: pool, timeout: o.Timeout, name: name}, nil
+	return &DB{pool: pool, timeout: o.Timeout, name: name, appUser: o.AppUser}, nil
 }
 
 // redactErr drops the text of DSN parse errors, which can quote the password.
@@ -154,7 +176,45 @@ func (e *NotOwnerError) Error() string {
 // Migrate applies the embedded migrations this database has not seen yet, each in its own
 // transaction under an advisory lock, so replicas starting together apply each one once.
 func (d *DB) Migrate(ctx context.Context) (applied int, err error) {
-	return migrate.Apply(ctx, migrationFiles, "migrations", d.applyOne)
+	applied, err = migrate.Apply(ctx, migrationFiles, "migrations", d.applyOne)
+	if err == nil && d.appUser != "" {
+		err = d.grantApp(ctx)
+	}
+	return applied, err
+}
+
+// grantApp creates the application role (if missing) with data rights on hello's tables and
+// no DDL, and lets it log in with an RDS IAM token where the rds_iam role exists. Run by
+// `hello migrate` as the master user; `serve` then connects as this role.
+func (d *DB) grantApp(ctx context.Context) error {
+	role := pgx.Identifier{d.appUser}.Sanitize()
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+			return err
+		}
+		var exists, iam bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1),
+			EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam')`, d.appUser).Scan(&exists, &iam); err != nil {
+			return err
+		}
+		stmts := []string{}
+		if !exists {
+			stmts = append(stmts, `CREATE ROLE `+role+` LOGIN`)
+		}
+		if iam {
+			stmts = append(stmts, `GRANT rds_iam TO `+role)
+		}
+		stmts = append(stmts,
+			`GRANT USAGE ON SCHEMA public TO `+role,
+			`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO `+role)
+		for _, q := range stmts {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		return nil
+	})
+	return d.wrap("granting the application role", err)
 }
 
 // migrationLock is the advisory lock key of schema changes ("hello" in ASCII).
