@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hellosvc/hello/internal/account"
@@ -89,34 +90,49 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		servers = append(servers, &namedServer{name: "admin", addr: cfg.AdminAddr, srv: newHTTPServer(admin, log)})
 	}
 
-	errc := make(chan error, len(servers))
-	for _, s := range servers {
-		ln, err := net.Listen("tcp", s.addr)
+	listeners := make([]net.Listener, len(servers))
+	for i, srv := range servers {
+		ln, err := net.Listen("tcp", srv.addr)
 		if err != nil {
-			shutdownAll(servers, time.Second, log)
-			return fmt.Errorf("listening on %s (%s): %w", s.addr, s.name, err)
-		}
-		log.Info("listening", "listener", s.name, "addr", ln.Addr().String())
-		go func() {
-			if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("%s server: %w", s.name, err)
+			for _, l := range listeners[:i] {
+				_ = l.Close()
 			}
-		}()
+			return fmt.Errorf("listening on %s (%s): %w", srv.addr, srv.name, err)
+		}
+		listeners[i] = ln
+		log.Info("listening", "listener", srv.name, "addr", ln.Addr().String())
 	}
 
-	janitorCtx, stopJanitor := context.WithCancel(ctx)
-	defer stopJanitor()
-	go purgeSessions(janitorCtx, accounts, log)
-
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-	case err := <-errc:
+	// Every goroutine serve starts belongs to this group and is waited for before the stores
+	// (closed by the defers above) go away.
+	g, gctx := errgroup.WithContext(ctx)
+	for i, srv := range servers {
+		g.Go(func() error {
+			if err := srv.srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("%s server: %w", srv.name, err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error { purgeSessions(gctx, accounts, log); return nil })
+	g.Go(func() error {
+		<-gctx.Done() // SIGTERM, or a server failed
+		if ctx.Err() != nil {
+			log.Info("shutting down", "drain", cfg.DrainTime.String(), "timeout", cfg.ShutdownTimeout.String())
+			// Not ready first, still serving: load balancers see /readyz fail and stop sending
+			// new requests before the listener closes.
+			draining.Store(true)
+			if cfg.DrainTime > 0 {
+				t := time.NewTimer(cfg.DrainTime)
+				<-t.C
+			}
+		}
 		shutdownAll(servers, cfg.ShutdownTimeout, log)
+		return nil
+	})
+	if err := g.Wait(); err != nil {
 		return err
 	}
-	draining.Store(true)
-	shutdownAll(servers, cfg.ShutdownTimeout, log)
 	log.Info("stopped")
 	return nil
 }

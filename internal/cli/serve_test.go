@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/buildinfo"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -121,17 +124,42 @@ func TestBadConfigurationExitsWithStatus2(t *testing.T) {
 	}
 }
 
-// TestBinary builds hello exactly as the Dockerfile does and runs its sub-commands.
+// TestBinary runs hello built exactly as the Dockerfile builds it (the binary scripts/test builds
+// once per run, or a fresh build; see testenv.Binary) and its sub-commands.
 func TestBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "hello")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/hellosvc/hello/internal/cli.version=v9.9.9", "-o", bin, "../../cmd/hello")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	dockerfile, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := `CGO_ENABLED=0 go build -trimpath -ldflags "` +
+		strings.ReplaceAll(testenv.BinaryLDFlags, testenv.BinaryVersion, "${VERSION}") + `"`
+	if !strings.Contains(regexp.MustCompile(`\s*\\\n\s*`).ReplaceAllString(string(dockerfile), " "), build) {
+		t.Fatalf("the Dockerfile no longer runs %s: make testenv.Binary and scripts/test build as it does", build)
+	}
+	bin := testenv.Binary(t)
+	// A binary handed over by $HELLO_TEST_BINARY must have been built that way too.
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	if settings["CGO_ENABLED"] != "0" || settings["-trimpath"] != "true" {
+		t.Fatalf("%s was built with CGO_ENABLED=%s -trimpath=%s, want 0 and true", bin, settings["CGO_ENABLED"], settings["-trimpath"])
+	}
+	exe, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = exe.Close() }()
+	if _, err := exe.Symbols(); !errors.Is(err, elf.ErrNoSymbols) { // -s (which implies -w)
+		t.Fatalf("%s has a symbol table: not linked with -s", bin)
 	}
 
 	out, err := exec.Command(bin, "version").Output()
-	if err != nil || strings.TrimSpace(string(out)) != "hello v9.9.9" {
+	if err != nil || strings.TrimSpace(string(out)) != "hello "+testenv.BinaryVersion {
 		t.Fatalf("hello version = %q, %v", out, err)
 	}
 
@@ -173,5 +201,25 @@ func TestBinary(t *testing.T) {
 	probe.Env = []string{"HELLO_ADDR=" + closed}
 	if err := probe.Run(); err == nil {
 		t.Fatal("healthcheck against nothing succeeded")
+	}
+}
+
+// Issue 12: on SIGTERM /readyz turns 503 while requests are still served for HELLO_DRAIN_TIME,
+// then the listener closes and Run returns.
+func TestDrainingIsVisibleBeforeTheListenerCloses(t *testing.T) {
+	h := testenv.StartHello(t, map[string]string{"HELLO_DRAIN_TIME": "3s"})
+	c := testenv.NewClient(t, h.URL)
+	if r := c.Get("/readyz"); r.Status != http.StatusOK {
+		t.Fatalf("/readyz before SIGTERM = %d", r.Status)
+	}
+	h.Signal()
+	testenv.Eventually(t, 3*time.Second, "/readyz answers 503 while draining", func() bool {
+		return c.Get("/readyz").Status == http.StatusServiceUnavailable
+	})
+	if r := c.Get("/api/hello"); r.Status != http.StatusOK {
+		t.Fatalf("a request while draining = %d, want it served", r.Status)
+	}
+	if err := h.Wait(); err != nil {
+		t.Fatalf("Run after draining: %v", err)
 	}
 }

@@ -29,6 +29,7 @@ type Config struct {
 	DB              dsn.DB
 	SessionTTL      time.Duration
 	ShutdownTimeout time.Duration
+	DrainTime       time.Duration // on SIGTERM: not ready but still serving for this long
 	LogLevel        slog.Level
 	TrustedProxies  []netip.Prefix
 	ClientIPHeader  realip.Header // the one header trusted proxies write the client address to
@@ -78,6 +79,8 @@ func (c *Config) settings() []setting {
 			set: durationVar(&c.SessionTTL, time.Minute)},
 		{name: "HELLO_SHUTDOWN_TIMEOUT", def: "10s", usage: "how long in-flight requests may take to finish on SIGTERM",
 			set: durationVar(&c.ShutdownTimeout, 0)},
+		{name: "HELLO_DRAIN_TIME", def: "0s", usage: "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes (let load balancers notice)",
+			set: durationVar(&c.DrainTime, 0)},
 		{name: "HELLO_LOG_LEVEL", def: "info", usage: "log level: debug, info, warn or error",
 			set: func(v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
 		{name: "HELLO_TRUSTED_PROXIES", def: "", usage: "comma-separated CIDRs of reverse proxies whose HELLO_CLIENT_IP_HEADER and X-Forwarded-Proto are believed",

@@ -48,6 +48,7 @@ func Bounds() map[string]Bound {
 		"HELLO_DB":               free,
 		"HELLO_SESSION_TTL":      durationBound(time.Minute),
 		"HELLO_SHUTDOWN_TIMEOUT": durationBound(0),
+		"HELLO_DRAIN_TIME":       durationBound(0),
 		"HELLO_LOG_LEVEL":        enumBound("debug", "info", "warn", "error"),
 		"HELLO_TRUSTED_PROXIES":  free,
 		"HELLO_CLIENT_IP_HEADER": enumBound(headers...),
