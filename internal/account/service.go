@@ -293,8 +293,6 @@ func (s *Service) PurgeExpiredSessions(ctx context.Context) (int64, error) {
 	return s.store.DeleteExpiredSessions(ctx, s.now())
 }
 
-// Ready reports whether the storage answers.
-func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
 
 // storeError turns a storage failure into a coded error: 503 when the database is unreachable,
 // 500 otherwise.

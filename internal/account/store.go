@@ -44,8 +44,4 @@ type Store interface {
 	DeleteSession(ctx context.Context, username string, tokenHash []byte) error
 	// DeleteExpiredSessions removes sessions that expired before now and returns how many.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
-
-	// Ping reports whether the storage answers.
-	Ping(ctx context.Context) error
-	Close() error
 }

@@ -64,11 +64,7 @@ func newProtection(ctx context.Context, cfg *config.Config, log *slog.Logger, re
 	}
 	gd, err := guard.New(guard.Options{
 		Store: store, Captcha: gc, Secret: secret, Logger: log, Metrics: reg,
-		Config: guard.Config{
-			SenderLimit: g.SenderLimit, AuthSenderLimit: g.AuthSenderLimit, IPv6PrefixFactor: g.IPv6PrefixFactor,
-			LoginMaxFailures: g.LoginMaxFailures, LoginWindow: g.LoginWindow, DeviceCookies: g.DeviceCookies,
-			Captcha: g.Captcha, CaptchaAfterSenderFailures: g.CaptchaAfterSenderFailures, CaptchaGlobalFailures: g.CaptchaGlobalFailures,
-		},
+		Config: g.Config,
 	})
 	if err != nil {
 		return nil, err

@@ -176,7 +176,7 @@ func TestBinary(t *testing.T) {
 	dir := t.TempDir()
 	migrate := exec.Command(bin, "migrate")
 	migrate.Env = []string{"HELLO_DB=sqlite:" + filepath.Join(dir, "m.db")}
-	if out, err := migrate.CombinedOutput(); err != nil || !strings.Contains(string(out), `"applied":1`) {
+	if out, err := migrate.CombinedOutput(); err != nil || !strings.Contains(string(out), `"applied":2`) {
 		t.Fatalf("hello migrate = %v\n%s", err, out)
 	}
 	again := exec.Command(bin, "migrate")

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hellosvc/hello/internal/config"
 	"github.com/hellosvc/hello/internal/dsn"
-	"github.com/hellosvc/hello/internal/shard"
+	"github.com/hellosvc/hello/internal/store/shard"
 )
 
 // shardFlags are the options of `hello shards …`; everything else on the line is a setting.
@@ -68,7 +68,7 @@ func shardsCommand(ctx context.Context, args, environ []string, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	st, err := openShards(ctx, cfg, pgOpts, log)
+	st, err := openShards(ctx, cfg, pgOpts, -1, log)
 	if err != nil {
 		return err
 	}

@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/hellosvc/hello/internal/account"
 	"github.com/hellosvc/hello/internal/config"
 	"github.com/hellosvc/hello/internal/dsn"
-	"github.com/hellosvc/hello/internal/shard"
 	"github.com/hellosvc/hello/internal/store/postgres"
+	"github.com/hellosvc/hello/internal/store/shard"
 	"github.com/hellosvc/hello/internal/store/sqlite"
 )
 
@@ -17,6 +18,8 @@ import (
 type store interface {
 	account.Store
 	Migrate(ctx context.Context) (applied int, err error)
+	Ping(ctx context.Context) error // readiness: does the storage answer?
+	Close() error
 }
 
 // strictMigrator is a store spanning several databases whose Migrate skips the ones that are
@@ -39,7 +42,7 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 		opts.DSN, opts.Name = cfg.DB.Conn, "postgres"
 		return postgres.OpenStore(ctx, opts)
 	case dsn.Shards:
-		return openShards(ctx, cfg, opts, log)
+		return openShards(ctx, cfg, opts, 0, log)
 	}
 	return nil, fmt.Errorf("%w: HELLO_DB: storage %s is not supported by this build", config.ErrUsage, cfg.DB)
 }
@@ -62,13 +65,14 @@ func pgOptions(ctx context.Context, cfg *config.Config) (postgres.Options, error
 }
 
 // openShards opens the sharded store of HELLO_DB=shards:PATH (or shards: with HELLO_SHARDS).
-func openShards(ctx context.Context, cfg *config.Config, opts postgres.Options, log *slog.Logger) (*shard.Store, error) {
+// poll is how often the service checks the map version (0: the default; negative: never).
+func openShards(ctx context.Context, cfg *config.Config, opts postgres.Options, poll time.Duration, log *slog.Logger) (*shard.Store, error) {
 	file, err := shard.ReadFile(cfg.DB.Path, cfg.Storage.Shards)
 	if err != nil {
 		return nil, fmt.Errorf("%w: HELLO_DB: %w", config.ErrUsage, err)
 	}
 	return shard.Open(ctx, shard.Options{
-		File: file, Lookup: cfg.Storage.Lookup, DB: opts, Log: log,
+		File: file, Lookup: cfg.Storage.Lookup, DB: opts, Log: log, Poll: poll,
 	})
 }
 

@@ -14,22 +14,14 @@ import (
 type GuardConfig struct {
 	Secret Secret // HELLO_SECRET: seals captchas, signs device cookies, keys guess hashes
 
-	SenderLimit      guard.Rate
-	AuthSenderLimit  guard.Rate
-	IPv6PrefixFactor int
+	// The policies' numbers, as the guard takes them.
+	guard.Config
 
-	LoginMaxFailures int
-	LoginWindow      time.Duration
-	DeviceCookies    bool
-
-	Captcha                    bool
-	CaptchaAfterSenderFailures guard.Rate
-	CaptchaGlobalFailures      guard.Rate
-	CaptchaTTL                 time.Duration
-	CaptchaProvider            string // none, turnstile, hcaptcha, recaptcha
-	CaptchaSiteKey             string
-	CaptchaSecretKey           Secret
-	CaptchaVerifyURL           string
+	CaptchaTTL       time.Duration
+	CaptchaProvider  string // none, turnstile, hcaptcha, recaptcha
+	CaptchaSiteKey   string
+	CaptchaSecretKey Secret
+	CaptchaVerifyURL string
 
 	RedisURL      string
 	RedisPassword Secret

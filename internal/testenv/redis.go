@@ -76,9 +76,6 @@ func (r *Redis) Restart() {
 	}
 }
 
-// Ping sends PING over a fresh connection and reports whether PONG came back.
-func (r *Redis) Ping() error { return PingRedis(r.Addr, time.Second) }
-
 // Do runs one command over a fresh connection and returns the raw first reply line (enough for
 // tests that want to FLUSHALL or check a simple value without a client library).
 func (r *Redis) Do(args ...string) (string, error) { return doRedis(r.Addr, time.Second, args...) }

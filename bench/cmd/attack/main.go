@@ -1,249 +1,139 @@
-// Command attack shows what brute force achieves against hello: it starts a hello service
-// in-process on a loopback port with the production defaults (captchas on, 3 failures per hour
-// per name, OWASP argon2id), creates a victim account, then runs three attacks and prints, for
-// each, how many guesses the server actually evaluated and what the refusals cost.
+// Command attack runs a load scenario against hello: real users log in at random moments
+// through a baseline, an attack and a recovery phase while attackers of several kinds strike
+// during the attack; it prints a Markdown table per phase, the acceptance checks of issue 10
+// (PASS/FAIL lines; exit status 3 when one fails) and writes report.md and PNG plots to -out.
 //
-//	go run ./cmd/attack -guesses 2000
+//	cd bench && go run ./cmd/attack                       # starts hello (SQLite), 5 s per phase
+//	go run ./cmd/attack -db postgres -limiter redis -baseline 30s -attack 30s -recovery 30s -out results
+//	go run ./cmd/attack -url http://127.0.0.1:8080 -secret "$HELLO_SECRET" -pid 1234 -metrics http://127.0.0.1:9090/metrics
 //
-// Traffic goes to 127.0.0.1 only, and every loop is bounded by -guesses.
+// Started here, hello runs as a child process of this binary (cli.Run) on loopback ports, with
+// the production defaults and HELLO_TRUSTED_PROXIES=127.0.0.1/32 so that the runner can play
+// every sender with X-Forwarded-For. An external target needs that setting too. Every loop
+// stops with its phase; traffic goes to the target only.
 package main
 
 import (
-	"bytes"
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"net/http"
 	"os"
-	"sort"
+	"os/signal"
 	"strings"
-	"sync"
+	"syscall"
 	"time"
 
-	"github.com/hellosvc/hello/internal/captcha"
-	"github.com/hellosvc/hello/internal/cli"
-	"github.com/hellosvc/hello/internal/guard/memory"
+	"github.com/hellosvc/hello/bench/scenario"
 )
 
-const secret = "attack-demo-secret-attack-demo-secret-0123"
-
 func main() {
-	guesses := flag.Int("guesses", 2000, "login attempts per attack")
-	workers := flag.Int("c", 8, "concurrent attackers")
-	flag.Parse()
-	if err := run(*guesses, *workers); err != nil {
+	if len(os.Args) > 1 && os.Args[1] == scenario.ServeArg {
+		os.Exit(scenario.ServeHello(os.Args[2:]))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c, err := config(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "attack:", err)
+		os.Exit(2)
+	}
+	res, err := scenario.Run(ctx, c)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "attack:", err)
 		os.Exit(1)
 	}
+	fmt.Print(res.Report)
+	fmt.Println("\nwritten:", strings.Join(res.Files, " "))
+	if !res.Passed() {
+		os.Exit(3)
+	}
 }
 
-func run(guesses, workers int) error {
-	dir, err := os.MkdirTemp("", "hello-attack-")
-	if err != nil {
-		return err
+// settings collects repeated -set HELLO_NAME=value flags.
+type settings []string
+
+func (s *settings) String() string     { return strings.Join(*s, " ") }
+func (s *settings) Set(v string) error { *s = append(*s, v); return nil }
+
+func config(args []string) (scenario.Config, error) {
+	fs := flag.NewFlagSet("attack", flag.ContinueOnError)
+	c := scenario.Config{Attackers: map[scenario.Kind]scenario.Load{}}
+	fs.StringVar(&c.URL, "url", "", "a running hello to test (default: start one here)")
+	fs.StringVar(&c.Secret, "secret", os.Getenv("HELLO_SECRET"), "the target's HELLO_SECRET, to read its captchas as a person would (with -url)")
+	fs.IntVar(&c.PID, "pid", 0, "the target's process id, for its CPU and memory (with -url)")
+	fs.StringVar(&c.MetricsURL, "metrics", "", "the target's admin /metrics URL, for server-side refusals (with -url)")
+	fs.StringVar(&c.Server.DB, "db", "sqlite", "storage of a hello started here: sqlite, postgres or shards")
+	fs.IntVar(&c.Server.Shards, "shards", 2, "physical shards with -db shards")
+	fs.StringVar(&c.Server.Limiter, "limiter", "memory", "limiter store of a hello started here: memory or redis")
+	var set settings
+	fs.Var(&set, "set", "a HELLO_NAME=value setting for a hello started here (repeatable)")
+
+	fs.IntVar(&c.Users, "users", 60, "real users")
+	fs.Float64Var(&c.NewDeviceShare, "new-device-share", 0.1, "share of the real users who log in from a new device each time (no cookie; they read captchas)")
+	fs.DurationVar(&c.Think, "think", 3500*time.Millisecond, "mean time between one real user's logins (exponential gaps)")
+
+	loads := map[scenario.Kind]*string{}
+	defaults := map[scenario.Kind]string{scenario.Brute: "16", scenario.Stuffing: "16"}
+	help := map[scenario.Kind]string{
+		scenario.Brute:    "brute force on the real users' names from -brute-ips addresses",
+		scenario.Botnet:   "brute force on the real users' names, a new address per guess",
+		scenario.Stuffing: "credential stuffing from a botnet: leaked pairs, -stuffing-real share naming real users",
+		scenario.Spray:    "password spraying: one password over 200 names per round, a new address each",
+		scenario.Solver:   "the botnet brute force, answering -solve-fraction of its captchas right",
+		scenario.Flood:    "requests to the cheapest endpoints (/api/hello, /healthz, /api/me)",
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	logs := &listenWatcher{addr: addr}
-	go func() {
-		done <- cli.Run(ctx, nil, []string{
-			"HELLO_ADDR=127.0.0.1:0", "HELLO_ADMIN_ADDR=", "HELLO_DB=sqlite:" + dir + "/hello.db",
-			"HELLO_SECRET=" + secret, "HELLO_LOG_LEVEL=info",
-			// The attackers rotate X-Forwarded-For from "behind" a trusted local proxy, as a
-			// botnet of many addresses would look.
-			"HELLO_TRUSTED_PROXIES=127.0.0.1/32",
-		}, logs)
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		return fmt.Errorf("hello stopped: %w", err)
-	case <-time.After(60 * time.Second):
-		return errors.New("hello did not start within 60s")
+	for _, k := range scenario.Kinds() {
+		loads[k] = fs.String(string(k), cmp.Or(defaults[k], "0"), help[k]+`: "N" workers, "N/s" a rate, "0" off`)
 	}
-	if err := signup(base, "alice", "the real password 42"); err != nil {
-		return err
+	fs.IntVar(&c.BruteIPs, "brute-ips", 4, "addresses of the brute-force attacker")
+	fs.IntVar(&c.FloodIPs, "flood-ips", 4, "addresses of the flood (0: a new one per request)")
+	fs.Float64Var(&c.SolveFraction, "solve-fraction", 0.5, "share of captchas the solver answers right")
+	fs.Float64Var(&c.StuffingRealShare, "stuffing-real", 0.5, "share of stuffed credentials that name a real user")
+	fs.IntVar(&c.DictSpread, "dict-spread", 5, "each victim's real password is one of guesses 4 … 3+N")
+
+	fs.DurationVar(&c.Baseline, "baseline", 5*time.Second, "baseline phase (real users only)")
+	fs.DurationVar(&c.Attack, "attack", 5*time.Second, "attack phase")
+	fs.DurationVar(&c.Recovery, "recovery", 5*time.Second, "recovery phase (real users only)")
+	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "one request's deadline")
+	fs.StringVar(&c.Out, "out", "", "directory for report.md and the PNG plots (default: a new temporary directory)")
+	fs.Uint64Var(&c.Seed, "seed", 0, "random seed (0: a random one, printed)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
 	}
-	fmt.Printf("hello at %s, production defaults; victims: alice and bobby\n\n", base)
-	fmt.Println("| attack | attempts | passwords evaluated | refused: too_many_attempts | rate_limited | captcha_required | other | median refusal | median evaluation |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-	solver, err := captcha.New(captcha.Options{Secret: []byte(secret), Spent: memory.New(memory.Options{})})
-	if err != nil {
-		return err
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	attacks := []struct {
-		name   string
-		solve  bool // the attacker solves every captcha (a captcha farm, or perfect OCR)
-		target func(i int) (user, sender string)
-	}{
-		{"dictionary on one name, one sender", false, func(int) (string, string) { return "alice", "203.0.113.7" }},
-		{"dictionary on one name, a botnet (a new IP per guess)", false, func(int) (string, string) { return "alice", randomIP() }},
-		{"the same, solving every captcha", true, func(int) (string, string) { return "bobby", randomIP() }},
-		{"password spraying: a new name and IP per guess", false, func(i int) (string, string) { return fmt.Sprintf("user%05d", i), randomIP() }},
-	}
-	if err := signup(base, "bobby", "the real password 43"); err != nil {
-		return err
-	}
-	for _, a := range attacks {
-		var s *captcha.Service
-		if a.solve {
-			s = solver
+	for k, s := range loads {
+		l, err := scenario.ParseLoad(*s)
+		if err != nil {
+			return c, fmt.Errorf("-%s: %w", k, err)
 		}
-		r := attack(base, guesses, workers, s, a.target)
-		fmt.Printf("| %s | %d | %d | %d | %d | %d | %d | %s | %s |\n", a.name, guesses, r.count[401],
-			r.codes["too_many_attempts"], r.codes["rate_limited"], r.codes["captcha_required"], r.other,
-			median(r.refused), median(r.evaluated))
+		c.Attackers[k] = l
 	}
-	cancel()
-	return <-done
-}
-
-type result struct {
-	count              map[int]int
-	codes              map[string]int
-	other              int
-	refused, evaluated []time.Duration
-}
-
-func attack(base string, n, workers int, solver *captcha.Service, target func(int) (string, string)) result {
-	r := result{count: map[int]int{}, codes: map[string]int{}}
-	var mu sync.Mutex
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				user, ip := target(i)
-				start := time.Now()
-				status, code, challenge := login(base, user, fmt.Sprintf("guess-%06d", i), ip, "", "")
-				if code == "captcha_required" && solver != nil {
-					answer, _ := solver.Answer(challenge)
-					status, code, _ = login(base, user, fmt.Sprintf("guess-%06d", i), ip, challenge, answer)
-				}
-				took := time.Since(start)
-				mu.Lock()
-				r.count[status]++
-				switch {
-				case status == http.StatusUnauthorized:
-					r.evaluated = append(r.evaluated, took)
-				case code != "":
-					r.codes[code]++
-					r.refused = append(r.refused, took)
-				default:
-					r.other++
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return r
-}
-
-// login posts one attempt; it returns the status, the error code and, when a captcha is
-// asked for, the challenge id.
-func login(base, user, password, ip, captchaID, answer string) (int, string, string) {
-	fields := map[string]string{"username": user, "password": password}
-	if captchaID != "" {
-		fields["captcha_id"], fields["captcha_answer"] = captchaID, answer
-	}
-	body, _ := json.Marshal(fields)
-	req, _ := http.NewRequest(http.MethodPost, base+"/api/login", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Forwarded-For", ip)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", ""
-	}
-	defer func() { _ = resp.Body.Close() }()
-	var e struct {
-		Error   string `json:"error"`
-		Captcha struct {
-			ID string `json:"captcha_id"`
-		} `json:"captcha"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&e)
-	if resp.StatusCode == http.StatusUnauthorized {
-		return resp.StatusCode, "", ""
-	}
-	return resp.StatusCode, e.Error, e.Captcha.ID
-}
-
-// signup creates the victim, solving the captcha with the server's secret.
-func signup(base, user, password string) error {
-	resp, err := http.Post(base+"/api/captcha", "application/json", nil)
-	if err != nil {
-		return err
-	}
-	var ch struct {
-		ID string `json:"captcha_id"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&ch)
-	_ = resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	c, err := captcha.New(captcha.Options{Secret: []byte(secret), Spent: memory.New(memory.Options{})})
-	if err != nil {
-		return err
-	}
-	answer, err := c.Answer(ch.ID) // read with the server's secret, as a person reads the image
-	if err != nil {
-		return err
-	}
-	body, _ := json.Marshal(map[string]string{"username": user, "password": password, "captcha_id": ch.ID, "captcha_answer": answer})
-	resp, err = http.Post(base+"/api/signup", "application/json", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusCreated {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("signup: %s %s", resp.Status, b)
-	}
-	return nil
-}
-
-func randomIP() string {
-	return fmt.Sprintf("%d.%d.%d.%d", 11+rand.IntN(200), rand.IntN(256), rand.IntN(256), 1+rand.IntN(254))
-}
-
-func median(d []time.Duration) string {
-	if len(d) == 0 {
-		return "–"
-	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	return d[len(d)/2].Round(time.Microsecond).String()
-}
-
-// listenWatcher reads hello's JSON log for the "listening" line and sends its address.
-type listenWatcher struct {
-	addr chan<- string
-	once sync.Once
-}
-
-func (w *listenWatcher) Write(p []byte) (int, error) {
-	for _, line := range strings.Split(string(p), "\n") {
-		if !strings.Contains(line, `"listening"`) {
-			continue
+	c.Server.Settings = set
+	if c.URL == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return c, fmt.Errorf("finding this program to start hello with: %w", err)
 		}
-		var rec struct{ Msg, Addr string }
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-			w.once.Do(func() { w.addr <- rec.Addr })
-		}
+		c.Server.Command = []string{exe, scenario.ServeArg}
 	}
-	return len(p), nil
+	if c.URL != "" && c.Secret == "" {
+		return c, errors.New("-secret (or HELLO_SECRET) is required with -url")
+	}
+	if c.Out == "" {
+		dir, err := os.MkdirTemp("", "hello-scenario-")
+		if err != nil {
+			return c, err
+		}
+		c.Out = dir
+	}
+	c.Progress = os.Stderr
+	c.CommandLine = "go run ./cmd/attack " + strings.Join(args, " ")
+	return c, nil
 }

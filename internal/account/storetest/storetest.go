@@ -172,11 +172,6 @@ func Run(t *testing.T, newStore func(t *testing.T) account.Store) {
 			t.Fatalf("second DeleteSession = %v, want ErrNotFound", err)
 		}
 	})
-
-	t.Run("ping", func(t *testing.T) {
-		s := newStore(t)
-		must(t, s.Ping(ctx))
-	})
 }
 
 func hash(s string) []byte {

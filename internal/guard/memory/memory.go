@@ -134,9 +134,6 @@ func (s *Store) Len() int {
 	return n
 }
 
-// MaxKeys is the cap on tracked keys.
-func (s *Store) MaxKeys() int { return s.max }
-
 // Sweep drops every expired entry now and returns how many it dropped.
 func (s *Store) Sweep() int {
 	now := s.now()
@@ -205,19 +202,28 @@ func evictFrom[V any](m map[uint64]V, now int64, exp func(V) int64) bool {
 // sweep does not churn through buckets that are merely full between two requests.
 const sweepGrace = int64(time.Minute)
 
-// makeRoom is called before adding an entry of kind (0 rate, 1 spent, 2 log, 3 hits): it drops
-// a couple of long-expired entries of that kind as it goes, and at the cap evicts, expired
-// entries first.
-func (sh *shard) makeRoom(now int64, kind int) {
+// entryKind names the map an entry is added to.
+type entryKind int
+
+const (
+	rateEntry    entryKind = iota // GCRA state (Allow)
+	spentEntry                    // spent ids (Spend)
+	logEntryKind                  // failure logs (Attempt)
+	hitsEntry                     // event counts (Hit)
+)
+
+// makeRoom is called before adding an entry of kind: it drops a couple of long-expired entries
+// of that kind as it goes, and at the cap evicts, expired entries first.
+func (sh *shard) makeRoom(now int64, kind entryKind) {
 	cut := now - sweepGrace
 	switch kind {
-	case 0:
+	case rateEntry:
 		sh.rates.sweep(cut, 2)
-	case 1:
+	case spentEntry:
 		sweepMap(sh.spent, cut, 2, func(v int64) int64 { return v })
-	case 2:
+	case logEntryKind:
 		sweepMap(sh.logs, cut, 2, func(v *logState) int64 { return v.exp })
-	case 3:
+	case hitsEntry:
 		sweepMap(sh.hits, cut, 2, func(v *hitState) int64 { return v.exp })
 	}
 	for sh.len() >= sh.limit {
@@ -275,7 +281,7 @@ func (s *Store) Allow(_ context.Context, key string, r guard.Rate) (guard.RateRe
 	if i >= 0 {
 		sh.rates.ent[i].tat = next
 	} else {
-		sh.makeRoom(now, 0)
+		sh.makeRoom(now, rateEntry)
 		sh.rates.put(h, next)
 	}
 	sh.mu.Unlock()
@@ -327,7 +333,7 @@ func (s *Store) Attempt(_ context.Context, key string, g guard.Guess, maxN int, 
 		return guard.AttemptResult{Failures: len(log), RetryAfter: logRetry(log, maxN, now, w)}, nil
 	}
 	if l == nil {
-		sh.makeRoom(now, 2)
+		sh.makeRoom(now, logEntryKind)
 		l = &logState{key: key}
 		sh.logs[h] = l
 	}
@@ -434,7 +440,7 @@ func (s *Store) Hit(_ context.Context, key string, window time.Duration) (int, e
 	defer sh.mu.Unlock()
 	x := sh.hitsOf(h, key, now, w)
 	if x == nil {
-		sh.makeRoom(now, 3)
+		sh.makeRoom(now, hitsEntry)
 		x = &hitState{key: key}
 		sh.hits[h] = x
 	}
@@ -488,7 +494,7 @@ func (s *Store) Spend(_ context.Context, id string, ttl time.Duration) (bool, er
 		return false, nil
 	}
 	if !ok {
-		sh.makeRoom(now, 1)
+		sh.makeRoom(now, spentEntry)
 	}
 	sh.spent[h] = now + max(int64(ttl), 1)
 	return true, nil

@@ -141,8 +141,8 @@ func TestExpiredEntriesAreEvicted(t *testing.T) {
 	}
 }
 
-// Recently used keys survive a flood that overflows the cap (CLOCK gives them a second
-// chance); the flood's own keys are evicted instead.
+// Recently used keys survive a flood that overflows the cap (eviction takes the live entry
+// that expires first, and a key in use keeps its expiry ahead); the flood's own keys go instead.
 func TestHotKeysSurviveFlood(t *testing.T) {
 	c := storetest.NewClock()
 	s := memory.New(memory.Options{MaxKeys: 4096, Now: c.Now})

@@ -101,7 +101,7 @@ type Store struct {
 
 	queue chan *op
 	quit  chan struct{}
-	kick  chan struct{} // a failure asks the prober to watch for Redis' return
+	kick  chan struct{}  // a failure asks the prober to watch for Redis' return
 	wg    sync.WaitGroup // the collectors and the prober, all started by New
 
 	degraded atomic.Bool
@@ -274,13 +274,13 @@ func (s *Store) nowArg() string {
 	return strconv.FormatInt(s.now().UnixMicro(), 10)
 }
 
-func us(d time.Duration) int64 { return d.Microseconds() }
+func micros(d time.Duration) int64 { return d.Microseconds() }
 
 // Allow implements guard.Store. It falls back to the local store whatever the failure mode.
 func (s *Store) Allow(ctx context.Context, key string, r guard.Rate) (guard.RateResult, error) {
 	if !s.degraded.Load() {
 		t, burst := r.GCRA()
-		v, err := s.eval(ctx, gcraScript, s.key(key, "r"), s.nowArg(), max(us(t), 1), max(us(burst), 1))
+		v, err := s.eval(ctx, gcraScript, s.key(key, "r"), s.nowArg(), max(micros(t), 1), max(micros(burst), 1))
 		if err == nil {
 			return guard.RateResult{
 				Allowed:    v[0] == 1,
@@ -300,7 +300,7 @@ func (s *Store) Allow(ctx context.Context, key string, r guard.Rate) (guard.Rate
 
 // Attempt implements guard.Store.
 func (s *Store) Attempt(ctx context.Context, key string, g guard.Guess, maxN int, window time.Duration) (guard.AttemptResult, error) {
-	v, err := s.eval(ctx, attemptScript, s.key(key, "f"), s.nowArg(), string(g[:]), maxN, us(window))
+	v, err := s.eval(ctx, attemptScript, s.key(key, "f"), s.nowArg(), string(g[:]), maxN, micros(window))
 	if err != nil {
 		return orLocal(s, ctx, err, func() (guard.AttemptResult, error) { return s.local.Attempt(ctx, key, g, maxN, window) })
 	}
@@ -314,7 +314,7 @@ func (s *Store) Attempt(ctx context.Context, key string, g guard.Guess, maxN int
 
 // Peek implements guard.Store.
 func (s *Store) Peek(ctx context.Context, key string, maxN int, window time.Duration) (guard.AttemptResult, error) {
-	v, err := s.eval(ctx, peekScript, s.key(key, "f"), s.nowArg(), maxN, us(window))
+	v, err := s.eval(ctx, peekScript, s.key(key, "f"), s.nowArg(), maxN, micros(window))
 	if err != nil {
 		return orLocal(s, ctx, err, func() (guard.AttemptResult, error) { return s.local.Peek(ctx, key, maxN, window) })
 	}
@@ -386,7 +386,7 @@ func (s *Store) hits(ctx context.Context, key string, window time.Duration, add 
 	if add {
 		a = "1"
 	}
-	v, err := s.eval(ctx, hitScript, s.key(key, "h"), s.nowArg(), max(us(window), 1), a, guard.HitsExact)
+	v, err := s.eval(ctx, hitScript, s.key(key, "h"), s.nowArg(), max(micros(window), 1), a, guard.HitsExact)
 	if err != nil {
 		return orLocal(s, ctx, err, func() (int, error) {
 			if add {
@@ -403,7 +403,7 @@ func (s *Store) hits(ctx context.Context, key string, window time.Duration, add 
 
 // Spend implements guard.Store.
 func (s *Store) Spend(ctx context.Context, id string, ttl time.Duration) (bool, error) {
-	v, err := s.eval(ctx, spendScript, s.key(id, "s"), s.nowArg(), max(us(ttl), 1))
+	v, err := s.eval(ctx, spendScript, s.key(id, "s"), s.nowArg(), max(micros(ttl), 1))
 	if err != nil {
 		return orLocal(s, ctx, err, func() (bool, error) { return s.local.Spend(ctx, id, ttl) })
 	}

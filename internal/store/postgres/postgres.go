@@ -1,7 +1,7 @@
 // Package postgres implements account.Store on PostgreSQL (pgx, pgxpool). DB is one database:
 // its pool, its schema, and every statement, each of which checks in the same round trip that
 // the database serves the row's logical shard. Store is the single-database (vertical) mode on
-// top of DB; internal/shard builds the sharded mode on many DBs.
+// top of DB; internal/store/shard builds the sharded mode on many DBs.
 package postgres
 
 import (

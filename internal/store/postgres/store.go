@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hellosvc/hello/internal/account"
-	"github.com/hellosvc/hello/internal/shard/shardkey"
+	"github.com/hellosvc/hello/internal/store/shardkey"
 )
 
 // Store is account.Store on one PostgreSQL database: the vertical mode (HELLO_DB=postgres://…).

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hellosvc/hello/internal/account"
-	"github.com/hellosvc/hello/internal/shard"
-	"github.com/hellosvc/hello/internal/shard/shardkey"
+	"github.com/hellosvc/hello/internal/store/shard"
+	"github.com/hellosvc/hello/internal/store/shardkey"
 	"github.com/hellosvc/hello/internal/store/postgres"
 	"github.com/hellosvc/hello/internal/testenv"
 )

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/hellosvc/hello/internal/account"
-	"github.com/hellosvc/hello/internal/shard/shardkey"
+	"github.com/hellosvc/hello/internal/store/shardkey"
 )
 
 func threeShards(n int) *Map {

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hellosvc/hello/internal/shard"
-	"github.com/hellosvc/hello/internal/shard/shardkey"
+	"github.com/hellosvc/hello/internal/store/shard"
+	"github.com/hellosvc/hello/internal/store/shardkey"
 	"github.com/hellosvc/hello/internal/testenv"
 )
 

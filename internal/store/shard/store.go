@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/hellosvc/hello/internal/account"
-	"github.com/hellosvc/hello/internal/shard/shardkey"
+	"github.com/hellosvc/hello/internal/store/shardkey"
 	"github.com/hellosvc/hello/internal/store/postgres"
 )
 

@@ -1,0 +1,185 @@
+// Package scenario runs a load scenario against hello: real users log in at random moments
+// through three phases (baseline, attack, recovery) while attackers of several kinds strike
+// during the attack phase. Every second is recorded (outcomes, latencies, the server's CPU,
+// memory and refusals); the run ends with a Markdown report, the acceptance checks of issue 10
+// (requirement 4) and PNG plots.
+//
+// The target is a running hello (its URL and HELLO_SECRET, to read captchas as a person reads
+// the image), or one started here as a child process of the runner's own binary, with SQLite,
+// PostgreSQL or shards, and a memory or Redis limiter. Traffic goes to that target only (the
+// loopback address when started here); every loop stops with its phase.
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hellosvc/hello/internal/captcha"
+	"github.com/hellosvc/hello/internal/guard/memory"
+)
+
+// Config describes one run.
+type Config struct {
+	// URL is a running hello to test; empty starts one with Server.
+	URL string
+	// Secret is the target's HELLO_SECRET (required with URL), used to read its captchas.
+	Secret string
+	// PID is the external target's process, for its CPU and memory (0: not measured).
+	PID int
+	// MetricsURL is the target's admin /metrics, for server-side refusals (empty: counted
+	// from the responses).
+	MetricsURL string
+	Server     ServerOptions
+
+	Users          int           // real users
+	NewDeviceShare float64       // share of them that log in from a new device each time
+	Think          time.Duration // mean time between one user's logins (exponential)
+
+	Attackers         map[Kind]Load
+	BruteIPs          int     // addresses the brute-force attacker uses
+	FloodIPs          int     // addresses of the request flood; 0: a new one per request
+	SolveFraction     float64 // share of captchas the solver kind answers right
+	StuffingRealShare float64 // share of stuffed credentials that name a real user
+	DictSpread        int     // the real password sits at guess 4 … 3+DictSpread
+
+	Baseline, Attack, Recovery time.Duration
+	Timeout                    time.Duration // one request's deadline
+	Out                        string        // directory for report.md and the PNGs
+	Seed                       uint64        // 0: a random seed
+	Progress                   io.Writer     // progress lines (nil: discarded)
+	CommandLine                string        // how the run was started, for the report
+}
+
+// Result is what a run measured.
+type Result struct {
+	Report    string  // the Markdown tables and checks
+	Checks    []Check // the acceptance checks
+	Successes map[Kind]int
+	Files     []string
+}
+
+// Passed reports whether every acceptance check passed.
+func (r *Result) Passed() bool {
+	for _, c := range r.Checks {
+		if !c.Pass {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.URL != "" && c.Secret == "":
+		return errors.New("-secret (the target's HELLO_SECRET) is required with -url: real users on new devices must read captchas")
+	case c.Users < 1:
+		return errors.New("-users must be at least 1")
+	case c.NewDeviceShare < 0 || c.NewDeviceShare > 1, c.SolveFraction < 0 || c.SolveFraction > 1,
+		c.StuffingRealShare < 0 || c.StuffingRealShare > 1:
+		return errors.New("shares and fractions are between 0 and 1")
+	case c.Think <= 0 || c.Timeout <= 0:
+		return errors.New("-think and -timeout must be positive")
+	case c.Baseline < time.Second || c.Attack < time.Second || c.Recovery < time.Second:
+		return errors.New("each phase lasts at least 1s")
+	case c.BruteIPs < 1 || c.FloodIPs < 0 || c.DictSpread < 1:
+		return errors.New("-brute-ips and -dict-spread must be at least 1, -flood-ips at least 0")
+	case c.Out == "":
+		return errors.New("-out is required")
+	}
+	return nil
+}
+
+// Run runs the scenario and writes report.md and the plots to c.Out.
+func Run(ctx context.Context, c Config) (*Result, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	progress := c.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	seed := c.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return nil, err
+	}
+
+	tgt, err := c.target(progress)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tgt.stop() }()
+	solver, err := captcha.New(captcha.Options{Secret: []byte(tgt.secret), Spent: memory.New(memory.Options{})})
+	if err != nil {
+		return nil, err
+	}
+	cl := newClient(tgt.url, c.Timeout, solver)
+
+	rng := rand.New(rand.NewPCG(seed, 0))
+	users := newUsers(c.Users, c.NewDeviceShare, rng)
+	fmt.Fprintf(progress, "scenario: target %s; signing up %d real users (seed %d)\n", tgt.url, len(users), seed)
+	if err := setUp(ctx, cl, users); err != nil {
+		return nil, err
+	}
+	dict := newDictionary(users, c.DictSpread, rng)
+
+	ph := newPhases(c.Baseline, c.Attack, c.Recovery)
+	rec := newRecorder(ph.total())
+	sampler := newSampler(tgt, ph.total())
+
+	fmt.Fprintf(progress, "scenario: %s baseline, %s attack, %s recovery\n", c.Baseline, c.Attack, c.Recovery)
+	load := loadAverage()
+	start := time.Now().Truncate(time.Millisecond)
+	rec.start(start)
+	var wg sync.WaitGroup
+	wg.Go(func() { sampler.run(ctx, start) })
+	end := start.Add(time.Duration(ph.total()) * time.Second)
+	for i, u := range users {
+		wg.Go(func() { u.run(ctx, cl, rec, start, end, c.Think, rand.New(rand.NewPCG(seed, uint64(i)+1))) })
+	}
+	attackStart, attackEnd := start.Add(time.Duration(ph.attack.from)*time.Second), start.Add(time.Duration(ph.attack.to)*time.Second)
+	army := newArmy(c, dict, cl, rec, seed)
+	wg.Go(func() { army.run(ctx, attackStart, attackEnd) })
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	rep := buildReport(c, ph, users, rec, sampler.samples(), army, tgt)
+	rep.machine = fmt.Sprintf("%d CPUs, load average %s at the start and %s at the end", runtime.NumCPU(), load, loadAverage())
+	res := &Result{Report: rep.markdown(), Checks: rep.checks, Successes: map[Kind]int{}}
+	for _, k := range rep.kinds {
+		res.Successes[k.kind] = k.successes
+	}
+	md := filepath.Join(c.Out, "report.md")
+	if err := os.WriteFile(md, []byte(res.Report), 0o644); err != nil {
+		return nil, err
+	}
+	files, err := writePlots(c.Out, rep)
+	if err != nil {
+		return nil, err
+	}
+	res.Files = append([]string{md}, files...)
+	return res, nil
+}
+
+// loadAverage is the 1-minute load average: other work on the machine shares its CPUs with
+// the server and the load generator, which the figures should be read with.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
+}
