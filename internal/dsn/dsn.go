@@ -65,6 +65,9 @@ const mask = "xxxxx"
 // varRef is a reference to a variable, ${NAME}: the way shard DSNs name their passwords.
 var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
+// escapedRef is a ${NAME} reference as url.URL.String writes it.
+var escapedRef = regexp.MustCompile(`%24%7B([A-Za-z_][A-Za-z0-9_]*)%7D`)
+
 // IsVarRef reports whether s is exactly one ${NAME} reference.
 func IsVarRef(s string) bool {
 	m := varRef.FindStringIndex(s)
@@ -143,8 +146,7 @@ func Redact(conn string) string {
 			return conn
 		}
 		u.RawQuery = q.Encode()
-		out, _ := url.PathUnescape(u.String()) // show ${NAME} as written
-		return out
+		return escapedRef.ReplaceAllString(u.String(), "$${$1}") // show ${NAME} as written
 	}
 	pairs, err := keyValues(conn)
 	if err != nil {

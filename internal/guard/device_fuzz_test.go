@@ -24,11 +24,17 @@ func FuzzDevice(f *testing.F) {
 		if !ok {
 			return
 		}
-		if _, canonical := b64url.Decode(cookie, 40, 0); !canonical || len(id) != 32 {
+		if _, canonical := b64url.Decode(cookie, 40, 0); !canonical || len(id) != 32 || name != "alice" {
 			t.Fatalf("accepted cookie %q for %q as device %q", cookie, name, id)
 		}
-		if cookie != good || name != "alice" {
-			t.Fatalf("accepted a cookie that was never issued: %q for %q", cookie, name)
+		// The same bytes spelled otherwise, or for another name, are refused.
+		for _, v := range []string{cookie + "=", cookie[:7] + "\n" + cookie[7:], " " + cookie} {
+			if _, ok := e.guard.Device(v, name); ok {
+				t.Fatalf("accepted %q, a respelling of %q", v, cookie)
+			}
+		}
+		if _, ok := e.guard.Device(cookie, name+"x"); ok {
+			t.Fatalf("cookie %q accepted for another name", cookie)
 		}
 	})
 }
