@@ -12,22 +12,16 @@ import (
 	"github.com/hellosvc/hello/internal/httpapi"
 )
 
-// healthReporter is implemented by stores that span several databases (shards): each one is
-// reported by name, and the service stays ready while at least one answers.
-type healthReporter interface {
-	Health(ctx context.Context) map[string]error
-}
-
 // readiness builds GET /readyz's answer: not ready while draining or when no storage answers;
 // "degraded" while part of the storage is down or the shared limiter store is away (the
 // service still protects logins with its local fallback then).
-func readiness(st store, limiter func() string, draining *atomic.Bool, log *slog.Logger) func(ctx context.Context) httpapi.Readiness {
+func readiness(st *storage, limiter func() string, draining *atomic.Bool, log *slog.Logger) func(ctx context.Context) httpapi.Readiness {
 	return func(ctx context.Context) httpapi.Readiness {
 		if draining.Load() {
 			return httpapi.Readiness{Checks: map[string]string{"server": "shutting down"}}
 		}
 		rd := httpapi.Readiness{Ready: true, Status: "ok", Checks: map[string]string{}}
-		parts := storageHealth(ctx, st)
+		parts := st.health(ctx)
 		up := 0
 		for name, err := range parts {
 			if err != nil {
@@ -50,23 +44,14 @@ func readiness(st store, limiter func() string, draining *atomic.Bool, log *slog
 	}
 }
 
-// storageHealth asks every part of the storage whether it answers: each shard by name
-// ("shard:s1"), or "storage" for a single database.
-func storageHealth(ctx context.Context, st store) map[string]error {
-	if hr, ok := st.(healthReporter); ok {
-		return hr.Health(ctx)
-	}
-	return map[string]error{"storage": st.Ping(ctx)}
-}
-
 // storageUp exports hello_store_shard_up{shard}: 1 while that part of the storage answers,
 // asked at each scrape (bounded by a short deadline), so an alert can name the shard.
 type storageUp struct {
-	st   store
+	st   *storage
 	desc *prometheus.Desc
 }
 
-func newStorageUp(st store) *storageUp {
+func newStorageUp(st *storage) *storageUp {
 	return &storageUp{st: st, desc: prometheus.NewDesc("hello_store_shard_up",
 		"1 while the storage shard answers (shard=\"storage\" for a single database), 0 otherwise.", []string{"shard"}, nil)}
 }
@@ -76,7 +61,7 @@ func (c *storageUp) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *storageUp) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	for name, err := range storageHealth(ctx, c.st) {
+	for name, err := range c.st.health(ctx) {
 		up := 1.0
 		if err != nil {
 			up = 0

@@ -22,16 +22,31 @@ type store interface {
 	Close() error
 }
 
-// strictMigrator is a store spanning several databases whose Migrate skips the ones that are
-// down (so the service starts and serves the others); `hello migrate` wants every one.
-type strictMigrator interface {
-	MigrateAll(ctx context.Context) (applied int, err error)
+// storage is the opened store with what serve and migrate need of its kind, decided where the
+// kind is known.
+type storage struct {
+	store
+	// health asks every part whether it answers: each shard ("shard:s1"), or "storage".
+	health func(ctx context.Context) map[string]error
+	// migrateAll migrates every database (hello migrate); a sharded store's Migrate skips the
+	// shards that are down so that serve starts and serves the others.
+	migrateAll func(ctx context.Context) (applied int, err error)
+}
+
+// single is the storage of one database.
+func single(st store) *storage {
+	return &storage{store: st, migrateAll: st.Migrate,
+		health: func(ctx context.Context) map[string]error { return map[string]error{"storage": st.Ping(ctx)} }}
 }
 
 // openStore opens the storage HELLO_DB names.
-func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store, error) {
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*storage, error) {
 	if cfg.DB.Kind == dsn.SQLite {
-		return sqlite.Open(cfg.DB.Path)
+		st, err := sqlite.Open(cfg.DB.Path)
+		if err != nil {
+			return nil, err
+		}
+		return single(st), nil
 	}
 	opts, err := pgOptions(ctx, cfg)
 	if err != nil {
@@ -40,9 +55,17 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 	switch cfg.DB.Kind {
 	case dsn.Postgres:
 		opts.DSN, opts.Name = cfg.DB.Conn, "postgres"
-		return postgres.OpenStore(ctx, opts)
+		st, err := postgres.OpenStore(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		return single(st), nil
 	case dsn.Shards:
-		return openShards(ctx, cfg, opts, 0, log)
+		st, err := openShards(ctx, cfg, opts, 0, log)
+		if err != nil {
+			return nil, err
+		}
+		return &storage{store: st, health: st.Health, migrateAll: st.MigrateAll}, nil
 	}
 	return nil, fmt.Errorf("%w: HELLO_DB: storage %s is not supported by this build", config.ErrUsage, cfg.DB)
 }
@@ -83,11 +106,7 @@ func migrate(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer func() { _ = st.Close() }()
-	run := st.Migrate
-	if sm, ok := st.(strictMigrator); ok {
-		run = sm.MigrateAll
-	}
-	n, err := run(ctx)
+	n, err := st.migrateAll(ctx)
 	if err != nil {
 		return fmt.Errorf("migrating: %w", err)
 	}
