@@ -3,6 +3,7 @@ package helm
 import (
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -29,10 +31,12 @@ const (
 // a ConfigMap of the chart may carry.
 var configKeys = []string{
 	"HELLO_ENV", "HELLO_ADDR", "HELLO_ADMIN_ADDR", "HELLO_DB", "HELLO_SHARDS",
-	"HELLO_DB_TIMEOUT", "HELLO_DB_MAX_CONNS", "HELLO_SESSION_TTL", "HELLO_SHUTDOWN_TIMEOUT",
-	"HELLO_LOG_LEVEL", "HELLO_HASH_CONCURRENCY", "HELLO_TRUSTED_PROXIES", "HELLO_SENDER_LIMIT",
+	"HELLO_DB_TIMEOUT", "HELLO_DB_MAX_CONNS", "HELLO_DB_IAM_AUTH", "HELLO_DB_APP_USER",
+	"HELLO_SESSION_TTL", "HELLO_SHUTDOWN_TIMEOUT", "HELLO_LOG_LEVEL", "HELLO_HASH_CONCURRENCY",
+	"HELLO_TRUSTED_PROXIES", "HELLO_CLIENT_IP_HEADER", "HELLO_SENDER_LIMIT",
 	"HELLO_AUTH_SENDER_LIMIT", "HELLO_LOGIN_MAX_FAILURES", "HELLO_LOGIN_WINDOW",
-	"HELLO_DEVICE_COOKIES", "HELLO_CAPTCHA", "HELLO_REDIS_URL", "HELLO_REDIS_FAILURE",
+	"HELLO_DEVICE_COOKIES", "HELLO_CAPTCHA", "HELLO_CAPTCHA_PROVIDER", "HELLO_REDIS_URL",
+	"HELLO_REDIS_FAILURE",
 }
 
 // isSecretVar tells the variables that may only come from a Secret (HELLO_SECRET,
@@ -43,8 +47,11 @@ func isSecretVar(name string) bool {
 }
 
 // passwordInURL matches a URL whose user info has a password that is not a ${VAR}
-// placeholder expanded by the service.
-var passwordInURL = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:([^/@\s]*)@`)
+// placeholder expanded by the service; passwordParam a password= query parameter.
+var (
+	passwordInURL = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:([^/@\s]*)@`)
+	passwordParam = regexp.MustCompile(`(?i)[?&]password=`)
+)
 
 func hasLiteralPassword(s string) bool {
 	for _, m := range passwordInURL.FindAllStringSubmatch(s, -1) {
@@ -52,17 +59,19 @@ func hasLiteralPassword(s string) bool {
 			return true
 		}
 	}
-	return false
+	return passwordParam.MatchString(s)
 }
 
 func TestPasswordDetector(t *testing.T) {
 	for s, want := range map[string]bool{
-		"postgres://hello@pg:5432/hello":                     false,
-		"postgres://hello:s3cret@pg:5432/hello":              true,
-		"postgres://hello:${HELLO_S1_PASSWORD}@pg-s1:5432/h": false,
-		"redis://:pw@redis:6379/0":                           true,
-		"redis://redis:6379/0":                               false,
-		"dsn: postgres://u:${NOT_HELLO}@h/db":                true,
+		"postgres://hello@pg:5432/hello":                      false,
+		"postgres://hello:s3cret@pg:5432/hello":               true,
+		"postgres://hello:${HELLO_S1_PASSWORD}@pg-s1:5432/h":  false,
+		"redis://:pw@redis:6379/0":                            true,
+		"redis://redis:6379/0":                                false,
+		"dsn: postgres://u:${NOT_HELLO}@h/db":                 true,
+		"postgres://hello@pg/hello?password=hunter2":          true,
+		"postgres://hello@pg/hello?sslmode=require&PASSWORD=": true,
 	} {
 		if got := hasLiteralPassword(s); got != want {
 			t.Errorf("hasLiteralPassword(%q) = %v, want %v", s, got, want)
@@ -76,24 +85,54 @@ func TestEnvironments(t *testing.T) {
 		t.Run(env.name, func(t *testing.T) {
 			r := render(t, env.layers...)
 			t.Logf("objects: %v", kinds(r))
-			checkInvariants(t, r, mergeValues(append([]map[string]any{readValuesFile(t, "values.yaml")}, env.layers...)...))
+			checkInvariants(t, r, effectiveValues(t, env.layers...))
 
 			dep := r.deployment(t)
 			cm := r.configMap(t)
+			c := dep.Spec.Template.Spec.Containers[0]
 			switch env.name {
 			case "default":
-				if got := *dep.Spec.Replicas; got != 2 {
-					t.Errorf("default replicas = %d, want 2", got)
+				// Issue 14, item 0: the image alone installs a working trial.
+				if got := *dep.Spec.Replicas; got != 1 {
+					t.Errorf("default replicas = %d, want 1 (the SQLite trial)", got)
 				}
-				if cm.Data["HELLO_ENV"] != "development" {
-					t.Errorf("HELLO_ENV = %q, want development", cm.Data["HELLO_ENV"])
+				if cm.Data["HELLO_ENV"] != "development" || cm.Data["HELLO_DB"] != "sqlite:/data/hello.db" {
+					t.Errorf("HELLO_ENV = %q, HELLO_DB = %q, want development on SQLite", cm.Data["HELLO_ENV"], cm.Data["HELLO_DB"])
 				}
-				if n := len(r.all("HorizontalPodAutoscaler")); n != 0 {
-					t.Errorf("HPA rendered by default")
+				if dep.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+					t.Errorf("trial strategy %q, want Recreate (one ReadWriteOnce volume)", dep.Spec.Strategy.Type)
 				}
-				np := r.one(t, "NetworkPolicy").Value.(*networkingv1.NetworkPolicy)
-				if got := egressPorts(np); !slices.Equal(got, []int{53, 53, 5432}) {
-					t.Errorf("default egress ports %v, want DNS (UDP, TCP) and PostgreSQL only", got)
+				pvc := r.one(t, "PersistentVolumeClaim").Value.(*corev1.PersistentVolumeClaim)
+				spec := dep.Spec.Template.Spec
+				if !mountsAt(spec, c, "/data", func(v corev1.Volume) bool {
+					return v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == pvc.Name
+				}) {
+					t.Errorf("the SQLite file is not on the chart's PersistentVolumeClaim %s", pvc.Name)
+				}
+				if !slices.Equal(pvc.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}) || pvc.Spec.Resources.Requests.Storage().IsZero() {
+					t.Errorf("claim spec %+v", pvc.Spec)
+				}
+				if n := len(r.all("Job")) + len(r.all("HorizontalPodAutoscaler")); n != 0 {
+					t.Errorf("trial renders a migration Job or an HPA: %v (the server migrates at start)", kinds(r))
+				}
+				if len(spec.InitContainers) != 0 || !slices.Equal(c.Args, []string{"serve"}) {
+					t.Errorf("trial pods: init containers %v, args %v, want serve alone (it migrates at start)", spec.InitContainers, c.Args)
+				}
+				if psc := dep.Spec.Template.Spec.SecurityContext; psc.RunAsUser == nil || *psc.RunAsUser != nonRootID {
+					t.Errorf("default pod uid %v, want the image's nonroot %d", psc.RunAsUser, nonRootID)
+				}
+				sec := r.one(t, "Secret").Value.(*corev1.Secret)
+				if ref := envSecretRef(c, "HELLO_SECRET"); ref == nil || ref.Name != sec.Name {
+					t.Errorf("HELLO_SECRET does not come from the generated Secret %s: %+v", sec.Name, ref)
+				}
+				if got := egressPorts(serverPolicy(t, r)); !slices.Equal(got, []int{53, 53}) {
+					t.Errorf("trial egress ports %v, want DNS only", got)
+				}
+				notes := r.Files["hello/templates/NOTES.txt"]
+				for _, want := range []string{"TRIAL", "database.url", "Image: hello:0.1.0", "generated by the chart into the Secret " + sec.Name} {
+					if !strings.Contains(notes, want) {
+						t.Errorf("NOTES.txt does not say %q:\n%s", want, notes)
+					}
 				}
 			case "staging":
 				if got := *dep.Spec.Replicas; got != 2 {
@@ -103,13 +142,28 @@ func TestEnvironments(t *testing.T) {
 					t.Errorf("HELLO_ENV = %q, want staging", cm.Data["HELLO_ENV"])
 				}
 				prod := render(t, environments(t)[2].layers...).deployment(t)
-				sr, pr := dep.Spec.Template.Spec.Containers[0].Resources, prod.Spec.Template.Spec.Containers[0].Resources
+				sr, pr := c.Resources, prod.Spec.Template.Spec.Containers[0].Resources
 				if sr.Requests.Memory().Cmp(*pr.Requests.Memory()) >= 0 || sr.Requests.Cpu().Cmp(*pr.Requests.Cpu()) >= 0 {
 					t.Errorf("staging requests %v should be below production's %v", sr.Requests, pr.Requests)
 				}
+				if !hasEnv(c, "HELLO_REDIS_URL") {
+					t.Errorf("staging's two pods do not share Redis")
+				}
 			case "production":
+				// Issue 14, item 8: the production design: Redis and a shard map.
 				if cm.Data["HELLO_ENV"] != "production" {
 					t.Errorf("HELLO_ENV = %q, want production", cm.Data["HELLO_ENV"])
+				}
+				if cm.Data["HELLO_DB"] != "shards:" || !strings.Contains(cm.Data["HELLO_SHARDS"], "hello-s2-rw") {
+					t.Errorf("production HELLO_DB = %q, HELLO_SHARDS = %q, want the shard map of the CloudNativePG clusters", cm.Data["HELLO_DB"], cm.Data["HELLO_SHARDS"])
+				}
+				if ref := envSecretRef(c, "HELLO_REDIS_URL"); ref == nil || ref.Name != "hello" {
+					t.Errorf("production pods do not share Redis (HELLO_REDIS_URL from the Secret): %+v", ref)
+				}
+				for _, v := range []string{"HELLO_S1_PASSWORD", "HELLO_S2_PASSWORD"} {
+					if ref := envSecretRef(c, v); ref == nil || ref.Key != "password" {
+						t.Errorf("%s does not come from the CloudNativePG app Secret: %+v", v, ref)
+					}
 				}
 				hpa := r.one(t, "HorizontalPodAutoscaler").Value.(*autoscalingv2.HorizontalPodAutoscaler)
 				if hpa.Spec.MinReplicas == nil || *hpa.Spec.MinReplicas < 3 {
@@ -118,19 +172,27 @@ func TestEnvironments(t *testing.T) {
 				if hpa.Spec.ScaleTargetRef.Kind != "Deployment" || hpa.Spec.ScaleTargetRef.Name != dep.Name {
 					t.Errorf("HPA targets %+v, want Deployment %s", hpa.Spec.ScaleTargetRef, dep.Name)
 				}
-				if dep.Spec.Replicas != nil {
-					t.Errorf("with the HPA on, the Deployment must not set replicas (it would fight the HPA)")
+				if ref := envSecretRef(c, "HELLO_SECRET"); ref == nil || ref.Name != "hello" {
+					t.Errorf("production HELLO_SECRET %+v, want it from the Secret hello", ref)
 				}
-				if !hasEnv(dep.Spec.Template.Spec.Containers[0], "HELLO_SECRET") {
-					t.Errorf("production pods get no HELLO_SECRET")
+				if len(r.all("Secret")) != 0 {
+					t.Errorf("production generates a Secret: %v", kinds(r))
+				}
+				if strings.Contains(r.Files["hello/templates/NOTES.txt"], "WARNING: more than one pod without Redis") {
+					t.Errorf("NOTES warns about Redis although production has it")
 				}
 			}
 		})
 	}
 }
 
+// effectiveValues are the chart defaults merged with the test image and the layers.
+func effectiveValues(t testing.TB, layers ...map[string]any) map[string]any {
+	return mergeValues(append([]map[string]any{readValuesFile(t, "values.yaml"), imageOverride()}, layers...)...)
+}
+
 // TestFeatures renders the optional parts (Ingress, ServiceMonitor, Redis, the other
-// database modes) and checks the same invariants.
+// database modes, the extension points) and checks the same invariants.
 func TestFeatures(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -138,11 +200,11 @@ func TestFeatures(t *testing.T) {
 		check  func(t *testing.T, r *Rendered)
 	}{
 		{
-			name: "ingress-monitoring-redis",
+			name: "ingress-monitoring-redis-captcha",
 			layers: []map[string]any{
 				dbOverride(),
 				set("ingress", map[string]any{
-					"enabled": true, "className": "nginx", "trustedProxies": "10.42.0.0/16",
+					"enabled": true, "className": "nginx", "trustedProxies": "10.42.0.0/16", "clientIPHeader": "X-Real-IP",
 					"tls": []any{map[string]any{"secretName": "hello-tls", "hosts": []any{"hello.example.com"}}},
 				}),
 				set("networkPolicy.ingressNamespaces", []any{"ingress-nginx"}),
@@ -151,8 +213,7 @@ func TestFeatures(t *testing.T) {
 				set("metrics.serviceMonitor", map[string]any{"enabled": true, "labels": map[string]any{"release": "prometheus"}}),
 				set("redis.url", "redis://redis:6379/0"),
 				set("existingSecret.name", "hello"),
-				set("existingSecret.keys.extra", map[string]any{"HELLO_CAPTCHA_SECRET_KEY": "captcha-secret-key"}),
-				set("config.extra", map[string]any{"HELLO_CAPTCHA_PROVIDER": "turnstile"}),
+				set("captcha.provider", "turnstile"),
 			},
 			check: func(t *testing.T, r *Rendered) {
 				ing := r.one(t, "Ingress").Value.(*networkingv1.Ingress)
@@ -163,8 +224,9 @@ func TestFeatures(t *testing.T) {
 				if be.Name != r.one(t, "Service").Name || be.Port.Name != "http" {
 					t.Errorf("ingress backend = %+v", be)
 				}
-				if got := r.configMap(t).Data["HELLO_TRUSTED_PROXIES"]; got != "10.42.0.0/16" {
-					t.Errorf("HELLO_TRUSTED_PROXIES = %q", got)
+				cm := r.configMap(t)
+				if cm.Data["HELLO_TRUSTED_PROXIES"] != "10.42.0.0/16" || cm.Data["HELLO_CLIENT_IP_HEADER"] != "X-Real-IP" {
+					t.Errorf("HELLO_TRUSTED_PROXIES = %q, HELLO_CLIENT_IP_HEADER = %q", cm.Data["HELLO_TRUSTED_PROXIES"], cm.Data["HELLO_CLIENT_IP_HEADER"])
 				}
 				sm := r.one(t, "ServiceMonitor").Value.(*ServiceMonitor)
 				if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != "metrics" || sm.Spec.Endpoints[0].Path != "/metrics" {
@@ -180,17 +242,17 @@ func TestFeatures(t *testing.T) {
 					t.Errorf("ServiceMonitor labels = %v", sm.Labels)
 				}
 				c := r.deployment(t).Spec.Template.Spec.Containers[0]
-				if !hasEnv(c, "HELLO_CAPTCHA_SECRET_KEY") || r.configMap(t).Data["HELLO_CAPTCHA_PROVIDER"] != "turnstile" {
-					t.Errorf("config.extra / existingSecret.keys.extra not rendered")
+				if cm.Data["HELLO_CAPTCHA_PROVIDER"] != "turnstile" || !hasEnv(c, "HELLO_CAPTCHA_SITE_KEY") || !hasEnv(c, "HELLO_CAPTCHA_SECRET_KEY") {
+					t.Errorf("captcha provider and its keys not rendered")
 				}
 				if !hasEnv(c, "HELLO_REDIS_PASSWORD") {
 					t.Errorf("HELLO_REDIS_PASSWORD not referenced with redis.url set")
 				}
-				np := r.one(t, "NetworkPolicy").Value.(*networkingv1.NetworkPolicy)
-				if !slices.Contains(egressPorts(np), 6379) {
-					t.Errorf("NetworkPolicy egress ports %v lack Redis", egressPorts(np))
+				np := serverPolicy(t, r)
+				if ports := egressPorts(np); !slices.Contains(ports, 6379) || !slices.Contains(ports, 443) {
+					t.Errorf("NetworkPolicy egress ports %v lack Redis or the captcha provider's HTTPS", ports)
 				}
-				for _, rule := range np.Spec.Egress[1:] { // database, Redis
+				for _, rule := range np.Spec.Egress[1:3] { // database, Redis
 					if len(rule.To) != 1 || rule.To[0].IPBlock == nil || rule.To[0].IPBlock.CIDR != "10.0.16.0/20" {
 						t.Errorf("egress rule %+v not limited to networkPolicy.egressCIDRs", rule)
 					}
@@ -201,8 +263,9 @@ func TestFeatures(t *testing.T) {
 						t.Errorf("ingress rule %d does not admit namespace %s: %+v", i, ns, from)
 					}
 				}
-				if !strings.Contains(r.Files["hello/templates/NOTES.txt"], "https://hello.example.com") {
-					t.Errorf("NOTES.txt does not show the ingress URL:\n%s", r.Files["hello/templates/NOTES.txt"])
+				notes := r.Files["hello/templates/NOTES.txt"]
+				if !strings.Contains(notes, "https://hello.example.com") || strings.Contains(notes, "cannot scrape") {
+					t.Errorf("NOTES.txt:\n%s", notes)
 				}
 			},
 		},
@@ -270,7 +333,7 @@ func TestFeatures(t *testing.T) {
 		{
 			name: "dsn-in-secret",
 			layers: []map[string]any{
-				set("existingSecret", map[string]any{"name": "hello", "keys": map[string]any{"db": "HELLO_DB", "redisUrl": "HELLO_REDIS_URL"}}),
+				set("existingSecret", map[string]any{"name": "hello", "keys": map[string]any{"db": "HELLO_DB", "redisUrl": "HELLO_REDIS_URL", "adminToken": "admin-token"}}),
 			},
 			check: func(t *testing.T, r *Rendered) {
 				cm := r.configMap(t)
@@ -278,9 +341,9 @@ func TestFeatures(t *testing.T) {
 					t.Errorf("HELLO_DB in the ConfigMap while it comes from the Secret")
 				}
 				c := r.deployment(t).Spec.Template.Spec.Containers[0]
-				for _, v := range []string{"HELLO_DB", "HELLO_REDIS_URL"} {
-					if !hasEnv(c, v) {
-						t.Errorf("%s not referenced from the Secret", v)
+				for _, v := range []string{"HELLO_DB", "HELLO_REDIS_URL", "HELLO_ADMIN_TOKEN"} {
+					if ref := envSecretRef(c, v); ref == nil || ref.Name != "hello" {
+						t.Errorf("%s not referenced from the Secret: %+v", v, ref)
 					}
 				}
 				if hasEnv(c, "HELLO_DB_PASSWORD") || hasEnv(c, "HELLO_REDIS_PASSWORD") {
@@ -289,23 +352,18 @@ func TestFeatures(t *testing.T) {
 			},
 		},
 		{
-			name: "sqlite-dev",
+			name: "iam-auth",
 			layers: []map[string]any{
-				set("database.sqliteDev", true), set("replicaCount", 1),
+				dbOverride(), set("existingSecret.name", "hello"),
+				set("database", map[string]any{"iamAuth": true, "appUser": "hello_app"}),
 			},
 			check: func(t *testing.T, r *Rendered) {
-				if got := r.configMap(t).Data["HELLO_DB"]; got != "sqlite:/data/hello.db" {
-					t.Errorf("HELLO_DB = %q", got)
+				cm := r.configMap(t)
+				if cm.Data["HELLO_DB_IAM_AUTH"] != "on" || cm.Data["HELLO_DB_APP_USER"] != "hello_app" {
+					t.Errorf("HELLO_DB_IAM_AUTH = %q, HELLO_DB_APP_USER = %q", cm.Data["HELLO_DB_IAM_AUTH"], cm.Data["HELLO_DB_APP_USER"])
 				}
-				spec := r.deployment(t).Spec.Template.Spec
-				if !mountsAt(spec, spec.Containers[0], "/data", func(v corev1.Volume) bool { return v.EmptyDir != nil }) {
-					t.Errorf("no emptyDir at /data")
-				}
-				if len(spec.InitContainers) != 1 || !slices.Equal(spec.InitContainers[0].Args, []string{"migrate"}) {
-					t.Errorf("init containers = %+v, want one running migrate", spec.InitContainers)
-				}
-				if n := len(r.all("Job")); n != 0 {
-					t.Errorf("migration Job rendered in sqliteDev mode (its emptyDir would not be the pods')")
+				if hasEnv(r.deployment(t).Spec.Template.Spec.Containers[0], "HELLO_DB_PASSWORD") {
+					t.Errorf("HELLO_DB_PASSWORD referenced with IAM authentication")
 				}
 			},
 		},
@@ -334,28 +392,54 @@ func TestFeatures(t *testing.T) {
 			},
 		},
 	}
-	defaults := readValuesFile(t, "values.yaml")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := render(t, tc.layers...)
-			checkInvariants(t, r, mergeValues(append([]map[string]any{defaults}, tc.layers...)...))
+			checkInvariants(t, r, effectiveValues(t, tc.layers...))
 			tc.check(t, r)
 		})
 	}
 }
 
+// Hook weights: the generated Secret, then the Job's ServiceAccount and NetworkPolicy, then
+// the Job.
+const (
+	weightSecret  = -20
+	weightJobDeps = -10
+	weightJob     = 0
+)
+
 // checkInvariants asserts what must hold for every rendering. vals are the effective
 // values (defaults merged with the overrides).
 func checkInvariants(t *testing.T, r *Rendered, vals map[string]any) {
 	t.Helper()
+	full := r.deployment(t).Name
 	secretName, _ := lookup(vals, "existingSecret.name").(string)
+	generated := componentName(full, "secret")
+	userSecrets := userSecretRefs(vals)
 
 	for _, o := range r.Objects {
-		if o.Kind == "Secret" {
-			t.Errorf("%s renders a Secret: secrets are only referenced", o.File)
-		}
-		if errs := validation.IsDNS1123Subdomain(o.Name); len(errs) > 0 {
+		meta := o.Value.(metav1.Object)
+		// Item 3: every name fits the 63 characters of a DNS label (Services, Job pod labels).
+		if errs := validation.IsDNS1123Label(o.Name); len(errs) > 0 {
 			t.Errorf("%s %s: bad name: %v", o.Kind, o.Name, errs)
+		}
+		for k, v := range meta.GetLabels() {
+			if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+				t.Errorf("%s %s: label %s=%q: %v", o.Kind, o.Name, k, v, errs)
+			}
+		}
+		for k, v := range lookupMap(vals, "commonLabels") {
+			if meta.GetLabels()[k] != v {
+				t.Errorf("%s %s lacks the common label %s=%v", o.Kind, o.Name, k, v)
+			}
+		}
+		if o.Kind == "Secret" {
+			sec := o.Value.(*corev1.Secret)
+			if sec.Name != generated || len(sec.Data) != 1 || len(sec.Data["HELLO_SECRET"]) != 64 {
+				t.Errorf("Secret %s: only the generated HELLO_SECRET (64 characters) may be rendered; keys %v", sec.Name, slices.Collect(maps.Keys(sec.Data)))
+			}
+			checkHook(t, o, "pre-install,pre-upgrade", weightSecret, false)
 		}
 	}
 
@@ -382,7 +466,7 @@ func checkInvariants(t *testing.T, r *Rendered, vals map[string]any) {
 			t.Errorf("ConfigMap carries secret variable %s", k)
 		}
 		if !slices.Contains(configKeys, k) {
-			if extra, _ := lookup(vals, "config.extra").(map[string]any); extra[k] == nil {
+			if extra := lookupMap(vals, "config.extra"); extra[k] == nil {
 				t.Errorf("ConfigMap carries %s, which is not a setting of the service contract", k)
 			}
 		}
@@ -394,7 +478,7 @@ func checkInvariants(t *testing.T, r *Rendered, vals map[string]any) {
 		t.Errorf("listeners HELLO_ADDR=%q HELLO_ADMIN_ADDR=%q, want :%d and :%d", cm.Data["HELLO_ADDR"], cm.Data["HELLO_ADMIN_ADDR"], appPort, metricsPort)
 	}
 	if db := cm.Data["HELLO_DB"]; strings.HasPrefix(db, "sqlite:") && db != "sqlite:/data/hello.db" {
-		t.Errorf("HELLO_DB = %q: SQLite only at /data/hello.db (the emptyDir)", db)
+		t.Errorf("HELLO_DB = %q: SQLite only at /data/hello.db (the claim)", db)
 	}
 	shutdown, err := time.ParseDuration(cm.Data["HELLO_SHUTDOWN_TIMEOUT"])
 	if err != nil {
@@ -404,7 +488,7 @@ func checkInvariants(t *testing.T, r *Rendered, vals map[string]any) {
 	// The Deployment.
 	dep := r.deployment(t)
 	pod := dep.Spec.Template.Spec
-	checkPodSpec(t, "Deployment", pod, secretName)
+	checkPodSpec(t, "Deployment", pod, secretName, generated, userSecrets)
 	sel := dep.Spec.Selector.MatchLabels
 	for k, v := range sel {
 		if dep.Spec.Template.Labels[k] != v {
@@ -417,7 +501,7 @@ func checkInvariants(t *testing.T, r *Rendered, vals map[string]any) {
 	if svc := r.one(t, "Service").Value.(*corev1.Service); !equalMaps(svc.Spec.Selector, sel) {
 		t.Errorf("Service selector %v differs from the Deployment's %v", svc.Spec.Selector, sel)
 	}
-	if pod.ServiceAccountName != r.one(t, "ServiceAccount").Name {
+	if sa := r.byName(t, "ServiceAccount", pod.ServiceAccountName); sa == nil && lookup(vals, "serviceAccount.create") == true {
 		t.Errorf("pods use ServiceAccount %q, not the chart's", pod.ServiceAccountName)
 	}
 	if len(pod.Containers) != 1 {
@@ -439,8 +523,11 @@ func checkInvariants(t *testing.T, r *Rendered, vals map[string]any) {
 	if c.StartupProbe != nil {
 		checkProbe(t, "startup", c.StartupProbe, "/healthz", ports)
 	}
-	if len(c.EnvFrom) != 1 || c.EnvFrom[0].ConfigMapRef == nil || c.EnvFrom[0].ConfigMapRef.Name != cm.Name {
-		t.Errorf("container envFrom = %+v, want the ConfigMap %s", c.EnvFrom, cm.Name)
+	if len(c.EnvFrom) == 0 || c.EnvFrom[0].ConfigMapRef == nil || c.EnvFrom[0].ConfigMapRef.Name != cm.Name {
+		t.Errorf("container envFrom = %+v, want the ConfigMap %s first", c.EnvFrom, cm.Name)
+	}
+	if ref := envSecretRef(c, "HELLO_SECRET"); ref == nil {
+		t.Errorf("no HELLO_SECRET: each pod would invent its own")
 	}
 	grace := int64(30)
 	if pod.TerminationGracePeriodSeconds != nil {
@@ -470,19 +557,32 @@ func checkInvariants(t *testing.T, r *Rendered, vals map[string]any) {
 			if !equalMaps(tsc.LabelSelector.MatchLabels, sel) {
 				t.Errorf("topology spread selects %v, not the server pods %v", tsc.LabelSelector.MatchLabels, sel)
 			}
+			if tsc.WhenUnsatisfiable == corev1.DoNotSchedule && (tsc.NodeTaintsPolicy == nil || *tsc.NodeTaintsPolicy != corev1.NodeInclusionPolicyHonor) {
+				t.Errorf("topology spread on %s: DoNotSchedule without nodeTaintsPolicy Honor leaves pods Pending beside tainted nodes", tsc.TopologyKey)
+			}
 		}
-		if !keys["kubernetes.io/hostname"] || !keys["topology.kubernetes.io/zone"] {
+		if len(lookupSlice(vals, "topologySpread.constraints")) == 0 && (!keys["kubernetes.io/hostname"] || !keys["topology.kubernetes.io/zone"]) {
 			t.Errorf("topology spread keys %v, want nodes and zones", keys)
 		}
 	}
-	if dep.Spec.Replicas != nil && *dep.Spec.Replicas < 1 {
-		t.Errorf("replicas = %d", *dep.Spec.Replicas)
+	if dep.Spec.Replicas == nil || *dep.Spec.Replicas < 1 {
+		t.Errorf("replicas = %v: without the field an upgrade falls back to one pod", dep.Spec.Replicas)
+	}
+	if cm.Data["HELLO_DB"] == "sqlite:/data/hello.db" {
+		if *dep.Spec.Replicas != 1 || len(r.all("HorizontalPodAutoscaler")) != 0 || dep.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+			t.Errorf("SQLite with %d replicas, HPA %d, strategy %s", *dep.Spec.Replicas, len(r.all("HorizontalPodAutoscaler")), dep.Spec.Strategy.Type)
+		}
+	} else if ru := dep.Spec.Strategy.RollingUpdate; dep.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType || ru == nil || ru.MaxUnavailable == nil || ru.MaxUnavailable.IntValue() != 0 {
+		// kube-score's deployment-strategy check is off for the trial's Recreate: this holds it.
+		t.Errorf("PostgreSQL modes roll without losing a pod: strategy %+v", dep.Spec.Strategy)
 	}
 
-	// ServiceAccount: no token.
-	sa := r.one(t, "ServiceAccount").Value.(*corev1.ServiceAccount)
-	if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
-		t.Errorf("ServiceAccount automountServiceAccountToken must be false")
+	// ServiceAccounts: no token.
+	for _, o := range r.all("ServiceAccount") {
+		sa := o.Value.(*corev1.ServiceAccount)
+		if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+			t.Errorf("ServiceAccount %s: automountServiceAccountToken must be false", sa.Name)
+		}
 	}
 
 	// PDB (on in every shipped environment).
@@ -494,37 +594,42 @@ func checkInvariants(t *testing.T, r *Rendered, vals map[string]any) {
 		if (pdb.Spec.MinAvailable == nil) == (pdb.Spec.MaxUnavailable == nil) {
 			t.Errorf("PDB must set exactly one of minAvailable and maxUnavailable: %+v", pdb.Spec)
 		}
+		for _, v := range []*intstr.IntOrString{pdb.Spec.MinAvailable, pdb.Spec.MaxUnavailable} {
+			if v != nil && v.Type == intstr.String && !regexp.MustCompile(`^(100|[1-9]?[0-9])%$`).MatchString(v.StrVal) {
+				t.Errorf("PDB value %q: the API takes a number or a percentage", v.StrVal)
+			}
+		}
 	}
 
-	// NetworkPolicy (on by default).
+	// NetworkPolicies (on by default).
 	if lookup(vals, "networkPolicy.enabled") == true {
-		checkNetworkPolicy(t, r.one(t, "NetworkPolicy").Value.(*networkingv1.NetworkPolicy), dep, vals)
+		checkNetworkPolicy(t, serverPolicy(t, r), dep.Spec.Template.Labels, vals)
 	}
 
-	// The migration Job.
+	// The migration Job, with its own hooks.
 	for _, o := range r.all("Job") {
 		job := o.Value.(*batchv1.Job)
-		a := job.Annotations
-		if a["helm.sh/hook"] != "pre-install,pre-upgrade" || !strings.Contains(a["helm.sh/hook-delete-policy"], "before-hook-creation") {
-			t.Errorf("Job %s hook annotations = %v", job.Name, a)
-		}
+		checkHook(t, o, "pre-install,pre-upgrade", weightJob, true)
 		if job.Spec.BackoffLimit == nil || job.Spec.ActiveDeadlineSeconds == nil {
 			t.Errorf("Job %s needs backoffLimit and activeDeadlineSeconds", job.Name)
 		}
 		spec := job.Spec.Template.Spec
-		checkPodSpec(t, "Job", spec, secretName)
+		checkPodSpec(t, "Job", spec, secretName, generated, userSecrets)
 		if spec.RestartPolicy != corev1.RestartPolicyNever && spec.RestartPolicy != corev1.RestartPolicyOnFailure {
 			t.Errorf("Job restartPolicy = %q", spec.RestartPolicy)
 		}
 		if !slices.Equal(spec.Containers[0].Args, []string{"migrate"}) {
 			t.Errorf("Job args = %v, want [migrate]", spec.Containers[0].Args)
 		}
-		if job.Spec.Template.Labels["app.kubernetes.io/component"] == "server" {
-			t.Errorf("migration pods must not carry the server selector")
+		if job.Spec.Template.Labels["app.kubernetes.io/component"] != "migrate" {
+			t.Errorf("migration pods must carry component=migrate, not the server selector")
 		}
 		// A pre-install hook runs before the chart's ConfigMap and ServiceAccount exist.
-		if spec.ServiceAccountName == sa.Name && lookup(vals, "serviceAccount.create") == true {
+		if spec.ServiceAccountName == pod.ServiceAccountName && lookup(vals, "serviceAccount.create") == true {
 			t.Errorf("Job uses the chart's ServiceAccount, which does not exist yet at pre-install")
+		}
+		if sa := r.byName(t, "ServiceAccount", spec.ServiceAccountName); sa != nil {
+			checkHook(t, *sa, "pre-install,pre-upgrade", weightJobDeps, true)
 		}
 		for _, e := range spec.Containers[0].EnvFrom {
 			if e.ConfigMapRef != nil && e.ConfigMapRef.Name == cm.Name {
@@ -542,12 +647,83 @@ func checkInvariants(t *testing.T, r *Rendered, vals map[string]any) {
 				t.Errorf("Job %s = %q, ConfigMap says %q", k, env[k], v)
 			}
 		}
+		if lookup(vals, "networkPolicy.enabled") == true {
+			o := r.byName(t, "NetworkPolicy", job.Name)
+			if o == nil {
+				t.Fatalf("no NetworkPolicy %s for the migration Job: in a default-deny namespace it has no DNS or database", job.Name)
+			}
+			checkHook(t, *o, "pre-install,pre-upgrade", weightJobDeps, true)
+			checkNetworkPolicy(t, o.Value.(*networkingv1.NetworkPolicy), job.Spec.Template.Labels, vals)
+		}
+	}
+
+	// The `helm test` pod.
+	for _, o := range r.all("Pod") {
+		p := o.Value.(*corev1.Pod)
+		checkHook(t, o, "test", 0, true)
+		c := p.Spec.Containers[0]
+		svc := r.one(t, "Service").Value.(*corev1.Service)
+		if want := []string{"healthcheck", fmt.Sprintf("http://%s:%d/readyz", svc.Name, svc.Spec.Ports[0].Port)}; !slices.Equal(c.Args, want) || c.Image != pod.Containers[0].Image {
+			t.Errorf("test pod runs %s %v, want the app image with %v", c.Image, c.Args, want)
+		}
+		if p.Spec.AutomountServiceAccountToken == nil || *p.Spec.AutomountServiceAccountToken || p.Spec.RestartPolicy != corev1.RestartPolicyNever {
+			t.Errorf("test pod spec %+v", p.Spec)
+		}
+		checkContainerSecurity(t, "test pod", c)
+		if lookup(vals, "networkPolicy.enabled") == true {
+			np := r.byName(t, "NetworkPolicy", p.Name)
+			if np == nil {
+				t.Fatalf("no NetworkPolicy for the test pod")
+			}
+			checkHook(t, *np, "test", weightJobDeps, true)
+			checkNetworkPolicy(t, np.Value.(*networkingv1.NetworkPolicy), p.Labels, vals)
+		}
 	}
 }
 
+// componentName is the chart's hello.componentName: the full name cut so that
+// "-suffix" fits in 63 characters.
+func componentName(full, suffix string) string {
+	if n := 62 - len(suffix); len(full) > n {
+		full = strings.TrimSuffix(full[:n], "-")
+	}
+	return full + "-" + suffix
+}
+
+// checkHook asserts an object's hook annotations: its events, its weight, and that it is
+// replaced on every run (and, when deleted, deleted once the hooks succeeded).
+func checkHook(t *testing.T, o Object, events string, weight int, deleted bool) {
+	t.Helper()
+	a := o.Value.(metav1.Object).GetAnnotations()
+	if a["helm.sh/hook"] != events || a["helm.sh/hook-weight"] != fmt.Sprint(weight) {
+		t.Errorf("%s %s: hook %q weight %q, want %q weight %d", o.Kind, o.Name, a["helm.sh/hook"], a["helm.sh/hook-weight"], events, weight)
+	}
+	policy := a["helm.sh/hook-delete-policy"]
+	if !strings.Contains(policy, "before-hook-creation") || strings.Contains(policy, "hook-succeeded") != deleted {
+		t.Errorf("%s %s: delete policy %q", o.Kind, o.Name, policy)
+	}
+}
+
+// userSecretRefs are the Secret names the user's own extraEnv and extraVolumes name.
+func userSecretRefs(vals map[string]any) []string {
+	var out []string
+	for _, e := range lookupSlice(vals, "extraEnv") {
+		if n, ok := lookup(e.(map[string]any), "valueFrom.secretKeyRef.name").(string); ok {
+			out = append(out, n)
+		}
+	}
+	for _, v := range lookupSlice(vals, "extraVolumes") {
+		if n, ok := lookup(v.(map[string]any), "secret.secretName").(string); ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // checkPodSpec asserts the hardening of a pod and its containers, and that secrets come
-// only through secretKeyRef from existingSecret.
-func checkPodSpec(t *testing.T, what string, pod corev1.PodSpec, secretName string) {
+// only through secretKeyRef from existingSecret, the generated Secret, or the user's own
+// extraEnv/extraVolumes.
+func checkPodSpec(t *testing.T, what string, pod corev1.PodSpec, secretName, generated string, userSecrets []string) {
 	t.Helper()
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Errorf("%s: automountServiceAccountToken must be false", what)
@@ -556,8 +732,8 @@ func checkPodSpec(t *testing.T, what string, pod corev1.PodSpec, secretName stri
 	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
 		t.Fatalf("%s: pod securityContext must set runAsNonRoot", what)
 	}
-	if psc.RunAsUser == nil || *psc.RunAsUser != nonRootID || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-		t.Errorf("%s: pod securityContext %+v, want uid %d and RuntimeDefault seccomp", what, psc, nonRootID)
+	if (psc.RunAsUser != nil && *psc.RunAsUser < 1) || psc.SeccompProfile == nil || psc.SeccompProfile.Type == corev1.SeccompProfileTypeUnconfined {
+		t.Errorf("%s: pod securityContext %+v, want a non-root uid and a seccomp profile", what, psc)
 	}
 	// A Service named hello would otherwise inject HELLO_PORT, HELLO_SERVICE_HOST, ...:
 	// variables in the app's own namespace that it would warn about as unknown.
@@ -567,50 +743,26 @@ func checkPodSpec(t *testing.T, what string, pod corev1.PodSpec, secretName stri
 	if pod.HostNetwork || pod.HostPID || pod.HostIPC {
 		t.Errorf("%s: host namespaces", what)
 	}
-	volumes := map[string]corev1.Volume{}
 	for _, v := range pod.Volumes {
-		volumes[v.Name] = v
-		if v.HostPath != nil || v.Secret != nil {
-			t.Errorf("%s: volume %s is a hostPath or Secret volume", what, v.Name)
+		if v.HostPath != nil {
+			t.Errorf("%s: volume %s is a hostPath", what, v.Name)
+		}
+		if v.Secret != nil && !slices.Contains(userSecrets, v.Secret.SecretName) {
+			t.Errorf("%s: volume %s mounts Secret %s, which only extraVolumes may do", what, v.Name, v.Secret.SecretName)
 		}
 	}
 	for _, c := range append(slices.Clone(pod.InitContainers), pod.Containers...) {
 		name := what + " container " + c.Name
-		sc := c.SecurityContext
-		if sc == nil {
-			t.Errorf("%s: no securityContext", name)
-			continue
-		}
-		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
-			t.Errorf("%s: allowPrivilegeEscalation must be false", name)
-		}
-		if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
-			t.Errorf("%s: readOnlyRootFilesystem must be true", name)
-		}
-		if sc.Privileged != nil && *sc.Privileged {
-			t.Errorf("%s: privileged", name)
-		}
-		if sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
-			t.Errorf("%s: runAsNonRoot must be true", name)
-		}
-		if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 {
-			t.Errorf("%s: capabilities %+v, want drop [ALL] and nothing added", name, sc.Capabilities)
-		}
-		if sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-			t.Errorf("%s: seccompProfile must be RuntimeDefault", name)
-		}
+		checkContainerSecurity(t, name, c)
 		req, lim := c.Resources.Requests, c.Resources.Limits
-		if req.Cpu().IsZero() || req.Memory().IsZero() || lim.Memory().IsZero() {
-			t.Errorf("%s: resources %+v, want cpu and memory requests and a memory limit", name, c.Resources)
+		if req.Cpu().IsZero() || req.Memory().IsZero() || lim.Memory().IsZero() || req.StorageEphemeral().IsZero() || lim.StorageEphemeral().IsZero() {
+			t.Errorf("%s: resources %+v, want cpu, memory and ephemeral-storage requests, memory and ephemeral-storage limits", name, c.Resources)
 		}
 		if lim.Memory().Cmp(*req.Memory()) < 0 {
 			t.Errorf("%s: memory limit below the request", name)
 		}
 		if !mountsAt(pod, c, "/tmp", func(v corev1.Volume) bool { return v.EmptyDir != nil }) {
 			t.Errorf("%s: no emptyDir at /tmp (the root filesystem is read-only)", name)
-		}
-		if !strings.HasPrefix(c.Image, "hello:") && !strings.HasPrefix(c.Image, "hello@") {
-			t.Errorf("%s: image %q", name, c.Image)
 		}
 		for _, e := range c.Env {
 			if e.ValueFrom != nil {
@@ -619,7 +771,8 @@ func checkPodSpec(t *testing.T, what string, pod corev1.PodSpec, secretName stri
 					t.Errorf("%s: env %s comes from %+v, want a secretKeyRef or a plain value", name, e.Name, e.ValueFrom)
 					continue
 				}
-				if ref.Name != secretName || ref.Key == "" {
+				ok := ref.Name == secretName || slices.Contains(userSecrets, ref.Name) || (e.Name == "HELLO_SECRET" && ref.Name == generated)
+				if !ok || ref.Key == "" {
 					t.Errorf("%s: env %s references Secret %q key %q, want existingSecret %q", name, e.Name, ref.Name, ref.Key, secretName)
 				}
 				continue
@@ -631,6 +784,37 @@ func checkPodSpec(t *testing.T, what string, pod corev1.PodSpec, secretName stri
 				t.Errorf("%s: env %s carries a password", name, e.Name)
 			}
 		}
+	}
+}
+
+// checkContainerSecurity asserts the restricted Pod Security profile of one container.
+func checkContainerSecurity(t *testing.T, name string, c corev1.Container) {
+	t.Helper()
+	sc := c.SecurityContext
+	if sc == nil {
+		t.Errorf("%s: no securityContext", name)
+		return
+	}
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+		t.Errorf("%s: allowPrivilegeEscalation must be false", name)
+	}
+	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+		t.Errorf("%s: readOnlyRootFilesystem must be true", name)
+	}
+	if sc.Privileged != nil && *sc.Privileged {
+		t.Errorf("%s: privileged", name)
+	}
+	if sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+		t.Errorf("%s: runAsNonRoot must be true", name)
+	}
+	if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 {
+		t.Errorf("%s: capabilities %+v, want drop [ALL] and nothing added", name, sc.Capabilities)
+	}
+	if sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("%s: seccompProfile must be RuntimeDefault", name)
+	}
+	if !strings.HasPrefix(c.Image, testImage+":") && !strings.Contains(c.Image, "/"+testImage) && !strings.HasPrefix(c.Image, testImage+"@") {
+		t.Errorf("%s: image %q", name, c.Image)
 	}
 }
 
@@ -652,22 +836,37 @@ func checkProbe(t *testing.T, what string, p *corev1.Probe, path string, ports m
 	}
 }
 
-// checkNetworkPolicy: ingress only from this namespace or listed namespaces, on the
-// container's ports; egress only to DNS, the database and Redis ports.
-func checkNetworkPolicy(t *testing.T, np *networkingv1.NetworkPolicy, dep *appsv1.Deployment, vals map[string]any) {
+// serverPolicy is the NetworkPolicy of the server pods.
+func serverPolicy(t testing.TB, r *Rendered) *networkingv1.NetworkPolicy {
+	t.Helper()
+	o := r.byName(t, "NetworkPolicy", r.deployment(t).Name)
+	if o == nil {
+		t.Fatalf("no NetworkPolicy for the server pods: %v", kinds(r))
+	}
+	return o.Value.(*networkingv1.NetworkPolicy)
+}
+
+// checkNetworkPolicy: the policy selects exactly the given pods (no other component's);
+// ingress only from this namespace or listed namespaces, on named ports; egress only to
+// DNS, the database and Redis ports, 443 with a captcha provider, and the extra rules.
+func checkNetworkPolicy(t *testing.T, np *networkingv1.NetworkPolicy, podLabels map[string]string, vals map[string]any) {
 	t.Helper()
 	if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) || !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) {
-		t.Errorf("NetworkPolicy policyTypes = %v, want Ingress and Egress", np.Spec.PolicyTypes)
+		t.Errorf("NetworkPolicy %s policyTypes = %v, want Ingress and Egress", np.Name, np.Spec.PolicyTypes)
 	}
 	for k, v := range np.Spec.PodSelector.MatchLabels {
-		if dep.Spec.Template.Labels[k] != v {
-			t.Errorf("NetworkPolicy does not select the server pods (%s=%s)", k, v)
+		if podLabels[k] != v {
+			t.Errorf("NetworkPolicy %s does not select its pods (%s=%s)", np.Name, k, v)
 		}
 	}
-	if len(np.Spec.PodSelector.MatchLabels) == 0 {
-		t.Errorf("NetworkPolicy selects every pod of the namespace")
+	if np.Spec.PodSelector.MatchLabels["app.kubernetes.io/component"] != podLabels["app.kubernetes.io/component"] {
+		t.Errorf("NetworkPolicy %s selects %v: every component has its own policy", np.Name, np.Spec.PodSelector.MatchLabels)
 	}
-	for _, rule := range np.Spec.Ingress {
+	extraIngress := len(lookupSlice(vals, "networkPolicy.extraIngress"))
+	for i, rule := range np.Spec.Ingress {
+		if i >= len(np.Spec.Ingress)-extraIngress {
+			break
+		}
 		if len(rule.From) == 0 || len(rule.Ports) == 0 {
 			t.Errorf("ingress rule open to everyone or every port: %+v", rule)
 		}
@@ -680,27 +879,33 @@ func checkNetworkPolicy(t *testing.T, np *networkingv1.NetworkPolicy, dep *appsv
 			}
 		}
 	}
-	allowed := []int{53}
+	allowed := []int{53, appPort}
 	for _, key := range []string{"networkPolicy.databasePorts", "networkPolicy.redisPorts"} {
-		for _, p := range lookup(vals, key).([]any) {
+		for _, p := range lookupSlice(vals, key) {
 			allowed = append(allowed, toInt(p))
 		}
 	}
-	ports := egressPorts(np)
-	if len(ports) == 0 {
-		t.Errorf("NetworkPolicy has no egress port: pods could not resolve names")
+	if lookup(vals, "captcha.provider") != "none" {
+		allowed = append(allowed, 443)
 	}
+	extraEgress := len(lookupSlice(vals, "networkPolicy.extraEgress"))
+	ports := egressPorts(&networkingv1.NetworkPolicy{Spec: networkingv1.NetworkPolicySpec{Egress: np.Spec.Egress[:len(np.Spec.Egress)-extraEgress]}})
 	for _, p := range ports {
 		if !slices.Contains(allowed, p) {
-			t.Errorf("egress to port %d: only DNS, database and Redis ports", p)
+			t.Errorf("NetworkPolicy %s: egress to port %d: only DNS, database, Redis (and the captcha provider's 443)", np.Name, p)
 		}
 	}
 	if !slices.Contains(ports, 53) {
-		t.Errorf("egress lacks DNS")
+		t.Errorf("NetworkPolicy %s: egress lacks DNS", np.Name)
 	}
 	for _, rule := range np.Spec.Egress {
 		if len(rule.Ports) == 0 {
-			t.Errorf("egress rule without ports: %+v", rule)
+			t.Errorf("NetworkPolicy %s: egress rule without ports: %+v", np.Name, rule)
+		}
+		for _, to := range rule.To {
+			if to.IPBlock != nil && to.IPBlock.CIDR == "0.0.0.0/0" && (len(to.IPBlock.Except) == 0 || len(rule.Ports) != 1 || rule.Ports[0].Port.IntVal != 443) {
+				t.Errorf("NetworkPolicy %s: egress to the whole Internet %+v", np.Name, rule)
+			}
 		}
 	}
 }
@@ -724,6 +929,16 @@ func hasEnv(c corev1.Container, name string) bool {
 		}
 	}
 	return false
+}
+
+// envSecretRef is the secretKeyRef of a container's variable, or nil.
+func envSecretRef(c corev1.Container, name string) *corev1.SecretKeySelector {
+	for _, e := range c.Env {
+		if e.Name == name && e.ValueFrom != nil {
+			return e.ValueFrom.SecretKeyRef
+		}
+	}
+	return nil
 }
 
 // mountsAt tells whether the container mounts, at path, a volume satisfying ok.
@@ -764,6 +979,16 @@ func lookup(m map[string]any, path string) any {
 		cur = mm[p]
 	}
 	return cur
+}
+
+func lookupMap(m map[string]any, path string) map[string]any {
+	v, _ := lookup(m, path).(map[string]any)
+	return v
+}
+
+func lookupSlice(m map[string]any, path string) []any {
+	v, _ := lookup(m, path).([]any)
+	return v
 }
 
 func toInt(v any) int {

@@ -37,10 +37,16 @@ const (
 // (the values files leave it out on purpose: the chart refuses to start without one).
 const testDB = "postgres://hello@hello-db.example.internal:5432/hello?sslmode=require"
 
-// dbOverride is what `--set database.url=...` adds to every environment.
+// dbOverride is what `--set database.url=...` adds to an environment.
 func dbOverride() map[string]any {
 	return map[string]any{"database": map[string]any{"url": testDB}}
 }
+
+// testImage is the image every rendering names (the chart has no default: image.repository
+// is required).
+const testImage = "hello"
+
+func imageOverride() map[string]any { return set("image.repository", testImage) }
 
 func loadChart(t testing.TB) *chart.Chart {
 	t.Helper()
@@ -97,12 +103,22 @@ func set(path string, v any) map[string]any {
 }
 
 // renderValues coalesces the chart defaults with the overrides, validates them against
-// values.schema.json (as helm install does) and renders the templates.
+// values.schema.json (as helm install does) and renders the templates offline (lookup
+// finds nothing, as in `helm template`).
 func renderValues(c *chart.Chart, overrides map[string]any) (map[string]string, error) {
-	opts := chartutil.ReleaseOptions{Name: releaseName, Namespace: namespace, Revision: 1, IsInstall: true}
+	return renderRelease(c, releaseName, overrides, nil)
+}
+
+// renderRelease renders like renderValues, for a release name, with lookup answered by
+// cluster (nil: offline).
+func renderRelease(c *chart.Chart, release string, overrides map[string]any, cluster engine.ClientProvider) (map[string]string, error) {
+	opts := chartutil.ReleaseOptions{Name: release, Namespace: namespace, Revision: 1, IsInstall: true}
 	rv, err := chartutil.ToRenderValues(c, overrides, opts, chartutil.DefaultCapabilities)
 	if err != nil {
 		return nil, err
+	}
+	if cluster != nil {
+		return engine.RenderWithClientProvider(c, rv, cluster)
 	}
 	return engine.Render(c, rv)
 }
@@ -141,6 +157,17 @@ func (r *Rendered) one(t testing.TB, kind string) Object {
 	return objs[0]
 }
 
+// byName returns the object of a kind and name, or nil.
+func (r *Rendered) byName(t testing.TB, kind, name string) *Object {
+	t.Helper()
+	for _, o := range r.all(kind) {
+		if o.Name == name {
+			return &o
+		}
+	}
+	return nil
+}
+
 func (r *Rendered) deployment(t testing.TB) *appsv1.Deployment {
 	return r.one(t, "Deployment").Value.(*appsv1.Deployment)
 }
@@ -149,14 +176,23 @@ func (r *Rendered) configMap(t testing.TB) *corev1.ConfigMap {
 	return r.one(t, "ConfigMap").Value.(*corev1.ConfigMap)
 }
 
-// render renders the chart with the given value layers and fails the test on any error,
-// including an object that does not decode strictly.
+// render renders the chart with the test image and the given value layers and fails the
+// test on any error, including an object that does not decode strictly.
 func render(t testing.TB, layers ...map[string]any) *Rendered {
 	t.Helper()
-	files, err := renderValues(loadChart(t), mergeValues(layers...))
+	return renderIn(t, releaseName, nil, layers...)
+}
+
+// renderIn renders like render, for a release name and with lookup answered by cluster
+// (nil: offline). With -manifests, the rendering is also saved for kubeconform and
+// kube-score (see ./check).
+func renderIn(t testing.TB, release string, cluster engine.ClientProvider, layers ...map[string]any) *Rendered {
+	t.Helper()
+	files, err := renderRelease(loadChart(t), release, mergeValues(append([]map[string]any{imageOverride()}, layers...)...), cluster)
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
+	saveManifests(t, files)
 	r := &Rendered{Files: files}
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		if !strings.HasSuffix(name, ".yaml") {
@@ -235,6 +271,10 @@ func newTyped(apiVersion, kind string) any {
 		return &corev1.ServiceAccount{}
 	case "v1/Pod":
 		return &corev1.Pod{}
+	case "v1/Secret":
+		return &corev1.Secret{}
+	case "v1/PersistentVolumeClaim":
+		return &corev1.PersistentVolumeClaim{}
 	case "apps/v1/Deployment":
 		return &appsv1.Deployment{}
 	case "batch/v1/Job":
@@ -294,11 +334,14 @@ type environment struct {
 	layers []map[string]any
 }
 
+// environments are the shipped values files. Defaults alone are the SQLite trial;
+// staging gets its database from Terraform at deploy time; production carries its shard
+// map (CloudNativePG clusters) and takes Redis from its Secret.
 func environments(t testing.TB) []environment {
 	return []environment{
-		{"default", []map[string]any{dbOverride()}},
+		{"default", nil},
 		{"staging", []map[string]any{readValuesFile(t, "values-staging.yaml"), dbOverride()}},
-		{"production", []map[string]any{readValuesFile(t, "values-production.yaml"), dbOverride()}},
+		{"production", []map[string]any{readValuesFile(t, "values-production.yaml")}},
 	}
 }
 
