@@ -5,9 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -247,12 +245,7 @@ func TestMoveAndRebalanceUnderLoad(t *testing.T) {
 // account whose signup was answered 201.
 func TestKilledDuringSignupBurstLosesNoAcknowledgedAccount(t *testing.T) {
 	set := newSet(t, 64, shared(3)...)
-	bin := filepath.Join(t.TempDir(), "hello")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "../../cmd/hello")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Binary(t)
 	env := set.env()
 	if out, err := hello(t, env, "migrate"); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
