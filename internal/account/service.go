@@ -293,7 +293,6 @@ func (s *Service) PurgeExpiredSessions(ctx context.Context) (int64, error) {
 	return s.store.DeleteExpiredSessions(ctx, s.now())
 }
 
-
 // storeError turns a storage failure into a coded error: 503 when the database is unreachable,
 // 500 otherwise.
 func storeError(op string, err error) error {

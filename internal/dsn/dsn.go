@@ -171,7 +171,7 @@ type pair struct {
 	start, end int
 }
 
-// keyValues parses "host=a port=5432 password='it''s \' x'" the way libpq does: keys, '=' with
+// keyValues parses "host=a port=5432 password='it”s \' x'" the way libpq does: keys, '=' with
 // optional spaces around it, values unquoted up to white space or single-quoted with
 // backslash escapes.
 func keyValues(s string) ([]pair, error) {

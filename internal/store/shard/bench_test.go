@@ -10,9 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hellosvc/hello/internal/account"
+	"github.com/hellosvc/hello/internal/store/postgres"
 	"github.com/hellosvc/hello/internal/store/shard"
 	"github.com/hellosvc/hello/internal/store/shardkey"
-	"github.com/hellosvc/hello/internal/store/postgres"
 	"github.com/hellosvc/hello/internal/testenv"
 )
 

@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/hellosvc/hello/internal/account"
-	"github.com/hellosvc/hello/internal/store/shardkey"
 	"github.com/hellosvc/hello/internal/store/postgres"
+	"github.com/hellosvc/hello/internal/store/shardkey"
 )
 
 // Options configure a sharded store.

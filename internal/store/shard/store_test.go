@@ -13,9 +13,9 @@ import (
 
 	"github.com/hellosvc/hello/internal/account"
 	"github.com/hellosvc/hello/internal/account/storetest"
+	"github.com/hellosvc/hello/internal/store/postgres"
 	"github.com/hellosvc/hello/internal/store/shard"
 	"github.com/hellosvc/hello/internal/store/shardkey"
-	"github.com/hellosvc/hello/internal/store/postgres"
 	"github.com/hellosvc/hello/internal/testenv"
 )
 
