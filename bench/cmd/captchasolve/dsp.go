@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/cmplx"
 	"os"
 	"path/filepath"
+
+	"gonum.org/v1/gonum/dsp/fourier"
 )
 
 const rate = 8000 // Hz, both generators
@@ -64,33 +65,15 @@ func readVoice(dir string) ([10][]float64, error) {
 	return v, nil
 }
 
-// fft transforms a in place; len(a) is a power of two. inverse leaves the result unscaled.
+// fft transforms a in place with gonum's FFT, not the generator's own code: forward e^-i,
+// inverse e^+i, both unscaled.
 func fft(a []complex128, inverse bool) {
-	n := len(a)
-	for i, j := 1, 0; i < n; i++ {
-		bit := n >> 1
-		for ; j&bit != 0; bit >>= 1 {
-			j ^= bit
-		}
-		j ^= bit
-		if i < j {
-			a[i], a[j] = a[j], a[i]
-		}
-	}
-	sign := -1.0
+	f := fourier.NewCmplxFFT(len(a))
+	src := append([]complex128(nil), a...)
 	if inverse {
-		sign = 1
-	}
-	for size := 2; size <= n; size <<= 1 {
-		w := cmplx.Rect(1, sign*2*math.Pi/float64(size))
-		for start := 0; start < n; start += size {
-			wk := complex(1, 0)
-			for k := range size / 2 {
-				u, t := a[start+k], wk*a[start+k+size/2]
-				a[start+k], a[start+k+size/2] = u+t, u-t
-				wk *= w
-			}
-		}
+		f.Sequence(a, src)
+	} else {
+		f.Coefficients(a, src)
 	}
 }
 
