@@ -260,6 +260,38 @@ type ServiceMonitorEndpoint struct {
 	ScrapeTimeout string `json:"scrapeTimeout,omitempty"`
 }
 
+// PrometheusRule is the part of monitoring.coreos.com/v1 PrometheusRule the chart uses,
+// decoded strictly like ServiceMonitor.
+type PrometheusRule struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		Groups []RuleGroup `json:"groups"`
+	} `json:"spec"`
+}
+
+// RuleGroup mirrors the operator's RuleGroup (and a rule file's group: the same fields,
+// spelt the same).
+type RuleGroup struct {
+	Name        string            `json:"name"`
+	Interval    string            `json:"interval,omitempty"`
+	QueryOffset string            `json:"query_offset,omitempty"`
+	Limit       *int              `json:"limit,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Rules       []Rule            `json:"rules"`
+}
+
+// Rule mirrors the operator's Rule: an alerting or a recording rule.
+type Rule struct {
+	Alert         string            `json:"alert,omitempty"`
+	Record        string            `json:"record,omitempty"`
+	Expr          string            `json:"expr"`
+	For           string            `json:"for,omitempty"`
+	KeepFiringFor string            `json:"keep_firing_for,omitempty"`
+	Labels        map[string]string `json:"labels,omitempty"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
+}
+
 // newTyped returns a pointer to the Go type of an apiVersion/kind, or nil.
 func newTyped(apiVersion, kind string) any {
 	switch apiVersion + "/" + kind {
@@ -289,6 +321,8 @@ func newTyped(apiVersion, kind string) any {
 		return &networkingv1.Ingress{}
 	case "monitoring.coreos.com/v1/ServiceMonitor":
 		return &ServiceMonitor{}
+	case "monitoring.coreos.com/v1/PrometheusRule":
+		return &PrometheusRule{}
 	}
 	return nil
 }

@@ -109,6 +109,16 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"unconfined seccomp", set("podSecurityContext.seccompProfile.type", "Unconfined"), "type"},
 		{"extra volume shadowing /tmp", set("extraVolumes", []any{map[string]any{"name": "tmp", "emptyDir": map[string]any{}}}), "name"},
 		{"extraEnv without name", set("extraEnv", []any{map[string]any{"value": "x"}}), "name"},
+		// metrics.prometheusRule: rule groups in the shape the PrometheusRule CRD takes.
+		{"PrometheusRule enabled as a string", set("metrics.prometheusRule.enabled", "true"), "enabled"},
+		{"bad PrometheusRule label value", set("metrics.prometheusRule.labels", map[string]any{"release": "kube prometheus"}), "labels"},
+		{"additional group without rules", set("metrics.prometheusRule.additionalGroups", []any{map[string]any{"name": "g"}}), "rules"},
+		{"additional group without name", set("metrics.prometheusRule.additionalGroups", []any{map[string]any{"rules": []any{map[string]any{"alert": "A", "expr": "up == 0"}}}}), "name"},
+		{"rule typo", set("metrics.prometheusRule.additionalGroups", []any{map[string]any{"name": "g", "rules": []any{map[string]any{"alert": "A", "expr": "up == 0", "fro": "5m"}}}}), "fro"},
+		{"rule without expr", set("metrics.prometheusRule.additionalGroups", []any{map[string]any{"name": "g", "rules": []any{map[string]any{"alert": "A"}}}}), "expr"},
+		{"rule both alert and record", set("metrics.prometheusRule.additionalGroups", []any{map[string]any{"name": "g", "rules": []any{map[string]any{"alert": "A", "record": "a:b", "expr": "up"}}}}), "oneOf"},
+		{"rule with a bad duration", set("metrics.prometheusRule.additionalGroups", []any{map[string]any{"name": "g", "rules": []any{map[string]any{"alert": "A", "expr": "up == 0", "for": "5 minutes"}}}}), "for"},
+		{"rule label not a string", set("metrics.prometheusRule.additionalGroups", []any{map[string]any{"name": "g", "rules": []any{map[string]any{"alert": "A", "expr": "up == 0", "labels": map[string]any{"page": true}}}}}), "page"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -182,6 +192,8 @@ func TestTemplateRefusals(t *testing.T) {
 		{"grace period vs long shutdown", []map[string]any{img, set("config.shutdownTimeout", "1m")}, "config.shutdownTimeout (60s)"},
 		{"grace period vs a sub-second remainder", []map[string]any{img, set("config.shutdownTimeout", "24500ms")}, "config.shutdownTimeout (25s)"},
 		{"HPA min above max", []map[string]any{img, dbOverride(), set("autoscaling", map[string]any{"enabled": true, "minReplicas": 5, "maxReplicas": 3})}, "minReplicas"},
+		{"additional rule group named like a shipped one", []map[string]any{img, set("metrics.prometheusRule", map[string]any{"enabled": true, "additionalGroups": []any{map[string]any{"name": "hello.dependencies", "rules": []any{map[string]any{"alert": "A", "expr": "up == 0"}}}}})}, "group name hello.dependencies is used twice"},
+		{"two additional rule groups of one name", []map[string]any{img, set("metrics.prometheusRule", map[string]any{"enabled": true, "additionalGroups": []any{map[string]any{"name": "g", "rules": []any{map[string]any{"alert": "A", "expr": "up == 0"}}}, map[string]any{"name": "g", "rules": []any{map[string]any{"alert": "B", "expr": "up == 0"}}}}})}, "group name g is used twice"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
