@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -45,10 +46,10 @@ func splitShardArgs(args []string) (opts map[string]string, rest []string, err e
 	return opts, rest, nil
 }
 
-// shardsCommand runs `hello shards status|add|move|rebalance`.
+// shardsCommand runs `hello shards status|check|add|move|rebalance`.
 func shardsCommand(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("%w: hello shards needs a command: status, add, move or rebalance", config.ErrUsage)
+		return fmt.Errorf("%w: hello shards needs a command: status, check, add, move or rebalance", config.ErrUsage)
 	}
 	sub := args[0]
 	opts, rest, err := splitShardArgs(args[1:])
@@ -73,15 +74,19 @@ func shardsCommand(ctx context.Context, args, environ []string, stdout io.Writer
 		return err
 	}
 	defer func() { _ = st.Close() }()
+	host, _ := os.Hostname()
+	admin := shard.NewAdmin(st, shard.AdminOptions{Holder: fmt.Sprintf("%s pid %d: hello shards %s", host, os.Getpid(), sub)})
 
 	switch sub {
 	case "status":
-		return shardsStatus(ctx, st, stdout)
+		return shardsStatus(ctx, admin, stdout)
+	case "check":
+		return shardsCheck(ctx, admin, stdout)
 	case "add":
 		if opts["name"] == "" || opts["dsn"] == "" {
 			return fmt.Errorf("%w: hello shards add needs --name NAME --dsn DSN", config.ErrUsage)
 		}
-		m, err := st.Add(ctx, opts["name"], opts["dsn"])
+		m, err := admin.Add(ctx, opts["name"], opts["dsn"])
 		if err != nil {
 			return fmt.Errorf("adding shard %s: %w", opts["name"], err)
 		}
@@ -93,7 +98,7 @@ func shardsCommand(ctx context.Context, args, environ []string, stdout io.Writer
 		if err != nil || opts["to"] == "" {
 			return fmt.Errorf("%w: hello shards move needs --logical N --to NAME", config.ErrUsage)
 		}
-		r, err := st.Move(ctx, l, opts["to"])
+		r, err := admin.Move(ctx, l, opts["to"])
 		if err != nil {
 			return fmt.Errorf("moving logical shard %d (safe to re-run): %w", l, err)
 		}
@@ -101,27 +106,27 @@ func shardsCommand(ctx context.Context, args, environ []string, stdout io.Writer
 		return nil
 	case "rebalance":
 		start := time.Now()
-		moves, err := st.Rebalance(ctx, func(r shard.MoveResult) { logMove(log, r) })
+		moves, err := admin.Rebalance(ctx, func(r shard.MoveResult) { logMove(log, r) })
 		if err != nil {
 			return fmt.Errorf("rebalancing after %d moves (safe to re-run): %w", len(moves), err)
 		}
 		var longest time.Duration
 		for _, r := range moves {
-			longest = max(longest, r.Fence)
+			longest = max(longest, r.Pause)
 		}
-		log.Info("rebalanced", "moves", len(moves), "longest_fence", longest.String(), "took", time.Since(start).String())
+		log.Info("rebalanced", "moves", len(moves), "longest_pause", longest.String(), "took", time.Since(start).String())
 		return nil
 	}
-	return fmt.Errorf("%w: unknown shards command %q (status, add, move, rebalance)", config.ErrUsage, sub)
+	return fmt.Errorf("%w: unknown shards command %q (status, check, add, move, rebalance)", config.ErrUsage, sub)
 }
 
 func logMove(log *slog.Logger, r shard.MoveResult) {
-	log.Info("logical shard moved", "logical", r.Logical, "from", r.From, "to", r.To, "accounts", r.Accounts,
-		"sessions", r.Sessions, "fence", r.Fence.String(), "took", r.Total.String(), "note", r.Note)
+	log.Info("logical shard moved", "logical", r.Logical, "from", r.From, "to", r.To, "move", r.ID, "accounts", r.Accounts,
+		"sessions", r.Sessions, "pause", r.Pause.String(), "copies", r.Copies, "took", r.Total.String(), "note", r.Note)
 }
 
-func shardsStatus(ctx context.Context, st *shard.Store, stdout io.Writer) error {
-	m, status, err := st.Status(ctx)
+func shardsStatus(ctx context.Context, admin *shard.Admin, stdout io.Writer) error {
+	m, status, err := admin.Status(ctx)
 	if err != nil {
 		return err
 	}
@@ -145,5 +150,23 @@ func shardsStatus(ctx context.Context, st *shard.Store, stdout io.Writer) error 
 	if down > 0 {
 		return fmt.Errorf("%d of %d shards unreachable", down, len(status))
 	}
+	return nil
+}
+
+// shardsCheck prints the invariants' report; any problem is a non-zero exit.
+func shardsCheck(ctx context.Context, admin *shard.Admin, stdout io.Writer) error {
+	rep, err := admin.Check(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "shard map version %d, %d logical shards, %d physical shards, %d rows checked\n",
+		rep.Version, rep.LogicalShards, rep.Shards, rep.Rows)
+	for _, p := range rep.Problems {
+		fmt.Fprintln(stdout, "PROBLEM:", p)
+	}
+	if !rep.OK() {
+		return fmt.Errorf("shards check: %d problems", len(rep.Problems))
+	}
+	fmt.Fprintln(stdout, "ok: one owner per logical shard, every row on its owner in its hashed logical shard, map versions agree")
 	return nil
 }

@@ -233,3 +233,53 @@ func keyValues(s string) ([]pair, error) {
 		out = append(out, p)
 	}
 }
+
+// pgxOnly reports whether a connection setting is pgx's alone (libpq refuses unknown ones).
+func pgxOnly(key string) bool {
+	return strings.HasPrefix(key, "pool_") || key == "statement_cache_capacity" ||
+		key == "description_cache_capacity" || key == "default_query_exec_mode"
+}
+
+// Libpq returns conn as libpq reads it — for a PostgreSQL server connecting elsewhere, like a
+// subscription — without pgx-only settings, and with password added when conn has none.
+func Libpq(conn, password string) (string, error) {
+	pws, err := Passwords(conn)
+	if err != nil {
+		return "", err
+	}
+	if len(pws) > 0 {
+		password = ""
+	}
+	if isURL(conn) {
+		u, err := parseURL(conn)
+		if err != nil {
+			return "", errors.New("not a valid postgres URL")
+		}
+		q := u.Query()
+		for k := range q {
+			if pgxOnly(k) {
+				q.Del(k)
+			}
+		}
+		if password != "" {
+			q.Set("password", password)
+		}
+		u.RawQuery = q.Encode()
+		return u.String(), nil
+	}
+	kvs, err := keyValues(conn)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	quote := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+	for _, p := range kvs {
+		if !pgxOnly(p.key) {
+			fmt.Fprintf(&b, "%s='%s' ", p.key, quote.Replace(p.value))
+		}
+	}
+	if password != "" {
+		fmt.Fprintf(&b, "password='%s'", quote.Replace(password))
+	}
+	return strings.TrimSpace(b.String()), nil
+}

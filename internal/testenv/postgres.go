@@ -93,7 +93,11 @@ func (p *Postgres) Start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off "+
-		"-c max_connections=300 -c shared_buffers=16MB", p.Port, p.dir)
+		"-c max_connections=300 -c shared_buffers=16MB "+
+		// Shard moves run on logical replication: publications, slots and subscriptions, up
+		// to one per concurrent move and test database on this cluster.
+		"-c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64 -c max_worker_processes=64 "+
+		"-c max_logical_replication_workers=32 -c wal_retrieve_retry_interval=200ms", p.Port, p.dir)
 	if out, err := p.run(filepath.Join(PostgresBin, "pg_ctl"), "start", "-D", p.data(), "-w", "-t", "60",
 		"-l", filepath.Join(p.dir, "server.log"), "-o", opts); err != nil {
 		log, _ := os.ReadFile(filepath.Join(p.dir, "server.log"))

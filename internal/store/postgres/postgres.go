@@ -145,6 +145,12 @@ func (d *DB) wrap(op string, err error) error {
 		case "08", "40", "53", "57", "58":
 			return fmt.Errorf("%w: postgres %s: %s: %w", account.ErrUnavailable, d.name, op, err)
 		}
+		if pgErr.Code == "25006" {
+			// read_only_sql_transaction: the server was demoted (a failover). Drop every
+			// connection, so the next ones find the new primary (target_session_attrs).
+			d.pool.Reset()
+			return fmt.Errorf("%w: postgres %s: %s: %w", account.ErrUnavailable, d.name, op, err)
+		}
 		if pgErr.Code == "55P03" { // lock_not_available
 			return fmt.Errorf("%w: postgres %s: %s: %w", account.ErrUnavailable, d.name, op, err)
 		}
@@ -159,15 +165,16 @@ func (d *DB) wrap(op string, err error) error {
 type NotOwnerError struct {
 	Database string
 	Logical  int
-	State    string
+	State    State
 	Peer     string
+	MoveID   int64 // the move that left a pointer ("moved") or is copying ("incoming")
 }
 
 func (e *NotOwnerError) Error() string {
 	switch e.State {
-	case "moved":
+	case Moved:
 		return fmt.Sprintf("postgres %s: logical shard %d has moved to %s", e.Database, e.Logical, e.Peer)
-	case "incoming":
+	case Incoming:
 		return fmt.Sprintf("postgres %s: logical shard %d is being moved here and is not served yet", e.Database, e.Logical)
 	}
 	return fmt.Sprintf("postgres %s: does not serve logical shard %d", e.Database, e.Logical)
@@ -252,25 +259,63 @@ func (d *DB) applyOne(ctx context.Context, m migrate.Migration) (bool, error) {
 	return done, nil
 }
 
-// ownerRead is the common head of every statement: the logical shard's ownership row,
-// share-locked by writers so that a move's fence (FOR UPDATE) waits for them and stops them.
-const ownerRead = `SELECT state, peer FROM shard_owned WHERE logical_shard = $1::integer`
+// ownerRead is the common head of every statement: the logical shard's ownership row. A
+// statement that writes runs after taking the logical shard's shared write lock (see write):
+// a move's pause takes it exclusively.
+const ownerRead = `SELECT state, peer, move_id FROM shard_owned WHERE logical_shard = $1::integer`
 
-// owned runs a statement whose first two result columns are the ownership state and peer of
-// logical shard l, and whose other columns go to dest.
+// owned runs a read whose first three result columns are the ownership state, peer and move id
+// of logical shard l, and whose other columns go to dest.
 func (d *DB) owned(ctx context.Context, op string, l int, query string, args []any, dest ...any) error {
 	ctx, cancel := d.callCtx(ctx)
 	defer cancel()
-	var state, peer string
-	err := d.pool.QueryRow(ctx, query, args...).Scan(append([]any{&state, &peer}, dest...)...)
+	var o ownerCols
+	err := d.pool.QueryRow(ctx, query, args...).Scan(o.dest(dest)...)
+	return d.ownerErr(op, l, &o, err)
+}
+
+// write runs a write like owned, in one round trip and one implicit transaction, after taking
+// logical shard l's shared write lock: a transaction-level advisory lock, so no heap write and
+// no MultiXact per statement, and fair (a waiting pause lets no new writer past). The write is
+// a second statement, so its snapshot is taken after the lock: it sees a switch that committed
+// while it waited.
+func (d *DB) write(ctx context.Context, op string, l int, query string, args []any, dest ...any) error {
+	ctx, cancel := d.callCtx(ctx)
+	defer cancel()
+	var o ownerCols
+	var rowErr error
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock_shared($1::integer, $2::integer)`, shardLockClass, l)
+	b.Queue(query, args...).QueryRow(func(row pgx.Row) error {
+		rowErr = row.Scan(o.dest(dest)...)
+		return nil
+	})
+	err := d.pool.SendBatch(ctx, b).Close()
+	if err == nil {
+		err = rowErr
+	}
+	return d.ownerErr(op, l, &o, err)
+}
+
+type ownerCols struct {
+	state  State
+	peer   string
+	moveID int64
+}
+
+func (o *ownerCols) dest(rest []any) []any {
+	return append([]any{&o.state, &o.peer, &o.moveID}, rest...)
+}
+
+func (d *DB) ownerErr(op string, l int, o *ownerCols, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return &NotOwnerError{Database: d.name, Logical: l}
 	}
 	if err != nil {
 		return d.wrap(op, err)
 	}
-	if state != "owned" {
-		return &NotOwnerError{Database: d.name, Logical: l, State: state, Peer: peer}
+	if o.state != Owned {
+		return &NotOwnerError{Database: d.name, Logical: l, State: o.state, Peer: o.peer, MoveID: o.moveID}
 	}
 	return nil
 }
@@ -278,12 +323,12 @@ func (d *DB) owned(ctx context.Context, op string, l int, query string, args []a
 // CreateAccount inserts a, whose logical shard is l.
 func (d *DB) CreateAccount(ctx context.Context, l int, a account.Account) error {
 	var n int
-	err := d.owned(ctx, "inserting account", l, `
-		WITH o AS (`+ownerRead+` FOR SHARE),
+	err := d.write(ctx, "inserting account", l, `
+		WITH o AS (`+ownerRead+`),
 		ins AS (INSERT INTO accounts (username, logical_shard, password_hash, created_at)
 			SELECT $2::text, $1::integer, $3::text, $4::timestamptz FROM o WHERE o.state = 'owned'
 			ON CONFLICT (username) DO NOTHING RETURNING 1)
-		SELECT o.state, o.peer, (SELECT count(*) FROM ins) FROM o`,
+		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM ins) FROM o`,
 		[]any{l, a.Username, a.PasswordHash, a.CreatedAt.UTC()}, &n)
 	if err != nil {
 		return err
@@ -299,7 +344,7 @@ func (d *DB) GetAccount(ctx context.Context, l int, username string) (account.Ac
 	var hash, devices *string
 	var created *time.Time
 	err := d.owned(ctx, "loading account", l, `
-		SELECT o.state, o.peer, a.password_hash, a.created_at, a.devices
+		SELECT o.state, o.peer, o.move_id, a.password_hash, a.created_at, a.devices
 		FROM shard_owned o LEFT JOIN accounts a ON a.username = $2
 		WHERE o.logical_shard = $1`, []any{l, username}, &hash, &created, &devices)
 	if err != nil {
@@ -315,47 +360,47 @@ func (d *DB) GetAccount(ctx context.Context, l int, username string) (account.Ac
 // the newest account.MaxDevices, in one statement.
 func (d *DB) AddDevice(ctx context.Context, l int, username, device string) error {
 	return d.writeOne(ctx, "adding device", l, `
-		WITH o AS (`+ownerRead+` FOR SHARE),
+		WITH o AS (`+ownerRead+`),
 		w AS (UPDATE accounts a SET devices = (
 				SELECT array_to_string(x[greatest(cardinality(x) - $4::integer + 1, 1):], ' ')
 				FROM (SELECT array_append(array_remove(string_to_array(a.devices, ' '), $3::text), $3::text) AS x) n)
 			WHERE username = $2 AND EXISTS (SELECT 1 FROM o WHERE o.state = 'owned') RETURNING 1)
-		SELECT o.state, o.peer, (SELECT count(*) FROM w) FROM o`, l, username, device, account.MaxDevices)
+		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, l, username, device, account.MaxDevices)
 }
 
 // ForgetDevices removes device ("" : every device) from username's trusted devices.
 func (d *DB) ForgetDevices(ctx context.Context, l int, username, device string) error {
 	return d.writeOne(ctx, "forgetting devices", l, `
-		WITH o AS (`+ownerRead+` FOR SHARE),
+		WITH o AS (`+ownerRead+`),
 		w AS (UPDATE accounts SET devices = CASE WHEN $3::text = '' THEN ''
 				ELSE array_to_string(array_remove(string_to_array(devices, ' '), $3::text), ' ') END
 			WHERE username = $2 AND EXISTS (SELECT 1 FROM o WHERE o.state = 'owned') RETURNING 1)
-		SELECT o.state, o.peer, (SELECT count(*) FROM w) FROM o`, l, username, device)
+		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, l, username, device)
 }
 
 // UpdatePasswordHash replaces the password hash of username (logical shard l).
 func (d *DB) UpdatePasswordHash(ctx context.Context, l int, username, hash string) error {
 	return d.writeOne(ctx, "updating password hash", l, `
-		WITH o AS (`+ownerRead+` FOR SHARE),
+		WITH o AS (`+ownerRead+`),
 		w AS (UPDATE accounts SET password_hash = $3
 			WHERE username = $2 AND EXISTS (SELECT 1 FROM o WHERE o.state = 'owned') RETURNING 1)
-		SELECT o.state, o.peer, (SELECT count(*) FROM w) FROM o`, l, username, hash)
+		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, l, username, hash)
 }
 
 // CreateSession inserts s, whose username's logical shard is l.
 func (d *DB) CreateSession(ctx context.Context, l int, s account.Session) error {
 	return d.writeOne(ctx, "inserting session", l, `
-		WITH o AS (`+ownerRead+` FOR SHARE),
+		WITH o AS (`+ownerRead+`),
 		w AS (INSERT INTO sessions (username, token_hash, logical_shard, expires_at)
 			SELECT $2::text, $3::bytea, $1::integer, $4::timestamptz FROM o WHERE o.state = 'owned' RETURNING 1)
-		SELECT o.state, o.peer, (SELECT count(*) FROM w) FROM o`, l, s.Username, s.TokenHash, s.ExpiresAt.UTC())
+		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, l, s.Username, s.TokenHash, s.ExpiresAt.UTC())
 }
 
 // GetSession loads the session of username (logical shard l) whose token hashes to tokenHash.
 func (d *DB) GetSession(ctx context.Context, l int, username string, tokenHash []byte) (account.Session, error) {
 	var exp *time.Time
 	err := d.owned(ctx, "loading session", l, `
-		SELECT o.state, o.peer, s.expires_at
+		SELECT o.state, o.peer, o.move_id, s.expires_at
 		FROM shard_owned o LEFT JOIN sessions s ON s.username = $2 AND s.token_hash = $3
 		WHERE o.logical_shard = $1`, []any{l, username, tokenHash}, &exp)
 	if err != nil {
@@ -370,16 +415,16 @@ func (d *DB) GetSession(ctx context.Context, l int, username string, tokenHash [
 // DeleteSession deletes one session of username (logical shard l).
 func (d *DB) DeleteSession(ctx context.Context, l int, username string, tokenHash []byte) error {
 	return d.writeOne(ctx, "deleting session", l, `
-		WITH o AS (`+ownerRead+` FOR SHARE),
+		WITH o AS (`+ownerRead+`),
 		w AS (DELETE FROM sessions WHERE username = $2 AND token_hash = $3
 			AND EXISTS (SELECT 1 FROM o WHERE o.state = 'owned') RETURNING 1)
-		SELECT o.state, o.peer, (SELECT count(*) FROM w) FROM o`, l, username, tokenHash)
+		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, l, username, tokenHash)
 }
 
 // writeOne runs an ownership-checked write that must touch exactly one row.
 func (d *DB) writeOne(ctx context.Context, op string, l int, query string, args ...any) error {
 	var n int
-	if err := d.owned(ctx, op, l, query, args, &n); err != nil {
+	if err := d.write(ctx, op, l, query, args, &n); err != nil {
 		return err
 	}
 	if n == 0 {
@@ -389,11 +434,13 @@ func (d *DB) writeOne(ctx context.Context, op string, l int, query string, args 
 }
 
 // DeleteExpiredSessions deletes the sessions that expired before now in the logical shards
-// this database serves, skipping any that a move has fenced.
+// this database serves, skipping any that a move has paused. (A purge that raced a switch
+// deletes expired sessions on the old owner only: rows that were going anyway.)
 func (d *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
 	tag, err := d.pool.Exec(ctx, `
 		DELETE FROM sessions WHERE expires_at <= $1 AND logical_shard IN (
-			SELECT logical_shard FROM shard_owned WHERE state = 'owned' FOR SHARE SKIP LOCKED)`, now.UTC())
+			SELECT logical_shard FROM shard_owned
+			WHERE state = 'owned' AND pg_try_advisory_xact_lock_shared($2::integer, logical_shard))`, now.UTC(), shardLockClass)
 	if err != nil {
 		return 0, d.wrap("deleting expired sessions", err)
 	}

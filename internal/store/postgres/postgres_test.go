@@ -58,7 +58,7 @@ func TestRefusesADatabaseThatIsAShard(t *testing.T) {
 	if _, err := s.DB().Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DB().WriteMap(ctx, 1, []byte(`{}`)); err != nil {
+	if err := s.DB().WriteMap(ctx, 0, 1, []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Migrate(ctx); !errors.Is(err, postgres.ErrShardMember) {

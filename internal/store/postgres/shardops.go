@@ -1,46 +1,70 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hellosvc/hello/internal/store/shardkey"
 )
 
 // This file holds the statements of the sharded mode's bookkeeping: ownership of logical
-// shards, the shard map, and the copy/verify/delete steps of moving a logical shard.
+// shards, the shard map, the set's facts (fencing epoch, logical shard count) and the
+// first claim. moves.go holds the steps of a move.
+
+// State is a database's relation to one logical shard (a row of shard_owned).
+type State string
+
+const (
+	// None: the database has no row: it never served the logical shard.
+	None State = ""
+	// Owned: the database serves the logical shard.
+	Owned State = "owned"
+	// Incoming: a move is copying the logical shard here; it does not serve yet.
+	Incoming State = "incoming"
+	// Moved: the logical shard was handed to Peer by move MoveID (a forwarding pointer).
+	Moved State = "moved"
+)
 
 // Ownership is one row of shard_owned.
 type Ownership struct {
-	State string // "owned", "incoming", "moved"; "" when the database has no row
-	Peer  string
+	State  State
+	Peer   string
+	MoveID int64
 }
+
+// ErrFenced: a newer shard operation has acted on this database (or took the lease): an older
+// mover may change nothing any more.
+var ErrFenced = errors.New("a newer shard operation has taken over (fenced)")
+
+// ErrMapConflict: the map version exists with another body (another mover published it).
+var ErrMapConflict = errors.New("that shard map version already exists with another body")
 
 // Ownership returns the ownership row of logical shard l.
 func (d *DB) Ownership(ctx context.Context, l int) (Ownership, error) {
 	var o Ownership
-	err := d.pool.QueryRow(ctx, `SELECT state, peer FROM shard_owned WHERE logical_shard = $1`, l).Scan(&o.State, &o.Peer)
+	err := d.pool.QueryRow(ctx, `SELECT state, peer, move_id FROM shard_owned WHERE logical_shard = $1`, l).Scan(&o.State, &o.Peer, &o.MoveID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Ownership{}, nil
 	}
 	return o, d.wrap("reading ownership", err)
 }
 
-// Owned returns every logical shard this database serves and how many exist in any state.
+// Owned returns every logical shard this database serves and how many rows exist in any state.
 func (d *DB) Owned(ctx context.Context) (owned []int, rows int, err error) {
 	r, err := d.pool.Query(ctx, `SELECT logical_shard, state FROM shard_owned ORDER BY logical_shard`)
 	if err != nil {
 		return nil, 0, d.wrap("reading ownership", err)
 	}
 	var l int
-	var state string
+	var state State
 	_, err = pgx.ForEachRow(r, []any{&l, &state}, func() error {
 		rows++
-		if state == "owned" {
+		if state == Owned {
 			owned = append(owned, l)
 		}
 		return nil
@@ -48,284 +72,159 @@ func (d *DB) Owned(ctx context.Context) (owned []int, rows int, err error) {
 	return owned, rows, d.wrap("reading ownership", err)
 }
 
-// Claim makes the database the owner of logical shards ls that have no ownership row yet
-// (creating a sharded set). It never takes a logical shard that has a row in any state.
-func (d *DB) Claim(ctx context.Context, ls []int) error {
-	_, err := d.pool.Exec(ctx, `INSERT INTO shard_owned (logical_shard, state)
-		SELECT unnest($1::integer[]), 'owned' ON CONFLICT (logical_shard) DO NOTHING`, ls)
-	return d.wrap("claiming logical shards", err)
+// Meta is what a database knows of its set.
+type Meta struct {
+	Epoch         int64 // the highest move id it has seen
+	LogicalShards int   // the count its rows were placed with (0: none yet)
 }
 
-// PrepareIncoming marks logical shard l as being copied here from peer. It fails when the
-// database already owns l.
-func (d *DB) PrepareIncoming(ctx context.Context, l int, from string) error {
-	tag, err := d.pool.Exec(ctx, `INSERT INTO shard_owned (logical_shard, state, peer) VALUES ($1, 'incoming', $2)
-		ON CONFLICT (logical_shard) DO UPDATE SET state = 'incoming', peer = $2, changed_at = now()
-		WHERE shard_owned.state <> 'owned'`, l, from)
+// Meta reads the database's shard_meta.
+func (d *DB) Meta(ctx context.Context) (Meta, error) {
+	var m Meta
+	err := d.pool.QueryRow(ctx, `SELECT epoch, logical_shards FROM shard_meta`).Scan(&m.Epoch, &m.LogicalShards)
+	return m, d.wrap("reading shard meta", err)
+}
+
+// fence raises the database's epoch to epoch inside tx, or fails with ErrFenced when it has
+// seen a newer one. The row stays locked until tx ends, so no newer step interleaves.
+func fence(ctx context.Context, tx pgx.Tx, epoch int64) error {
+	tag, err := tx.Exec(ctx, `UPDATE shard_meta SET epoch = $1 WHERE epoch <= $1`, epoch)
 	if err != nil {
-		return d.wrap("preparing incoming logical shard", err)
+		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres %s: already owns logical shard %d", d.name, l)
+		return ErrFenced
 	}
 	return nil
 }
 
-// Promote turns an incoming logical shard into an owned one (after its source switched).
-func (d *DB) Promote(ctx context.Context, l int) (bool, error) {
+// admin runs f in a transaction fenced by epoch.
+func (d *DB) admin(ctx context.Context, op string, epoch int64, f func(pgx.Tx) error) error {
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if err := fence(ctx, tx, epoch); err != nil {
+			return err
+		}
+		return f(tx)
+	})
+	if errors.Is(err, ErrFenced) {
+		return fmt.Errorf("postgres %s: %s: %w", d.name, op, ErrFenced)
+	}
+	return d.wrap(op, err)
+}
+
+// bootstrapLock serialises first claims on one database.
+const bootstrapLock = migrationLock + 2
+
+// LockBootstrap takes a session lock that serialises creating the first shard map; callers
+// take it on every database of the set in name order, so two concurrent first starts
+// serialise on the first database they share.
+func (d *DB) LockBootstrap(ctx context.Context) (unlock func(), err error) {
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return nil, d.wrap("taking the bootstrap lock", err)
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(bootstrapLock)); err != nil {
+		conn.Release()
+		return nil, d.wrap("taking the bootstrap lock", err)
+	}
+	return func() {
+		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(bootstrapLock))
+		conn.Release()
+	}, nil
+}
+
+// ClaimFirst makes the database the owner of logical shards ls and stores the first shard map
+// (version, body) in one transaction. It fails, changing nothing, when the database holds
+// another first map (ErrMapConflict), was placed with another logical shard count, or already
+// serves a logical shard outside ls.
+func (d *DB) ClaimFirst(ctx context.Context, logical int, ls []int, version int64, body []byte) error {
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		// Serialises claims even when a caller's session lock was lost (not the same key: the
+		// caller holds that one on another connection).
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(bootstrapLock+1)); err != nil {
+			return err
+		}
+		var placed int
+		if err := tx.QueryRow(ctx, `SELECT logical_shards FROM shard_meta`).Scan(&placed); err != nil {
+			return err
+		}
+		if placed != 0 && placed != logical {
+			return fmt.Errorf("its rows were placed with %d logical shards, not %d: logical_shards may never change", placed, logical)
+		}
+		var extra int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM shard_owned WHERE state = 'owned' AND NOT logical_shard = ANY($1::integer[])`, ls).Scan(&extra); err != nil {
+			return err
+		}
+		if extra > 0 {
+			return fmt.Errorf("it already serves %d logical shards that the first map gives to other shards", extra)
+		}
+		if err := writeMapTx(ctx, tx, version, body); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO shard_owned (logical_shard, state)
+			SELECT unnest($1::integer[]), 'owned' ON CONFLICT (logical_shard) DO NOTHING`, ls); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE shard_meta SET logical_shards = $1`, logical)
+		return err
+	})
+	if errors.Is(err, ErrMapConflict) {
+		return fmt.Errorf("postgres %s: %w", d.name, err)
+	}
+	return d.wrap("claiming logical shards", err)
+}
+
+// WriteMap stores a shard map version: a compare-and-set that fails with ErrMapConflict when
+// the version exists with another body. With epoch > 0 the write is fenced.
+func (d *DB) WriteMap(ctx context.Context, epoch, version int64, body []byte) error {
+	if epoch > 0 {
+		return d.admin(ctx, "writing shard map", epoch, func(tx pgx.Tx) error { return writeMapTx(ctx, tx, version, body) })
+	}
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return writeMapTx(ctx, tx, version, body) })
+	if errors.Is(err, ErrMapConflict) {
+		return fmt.Errorf("postgres %s: %w", d.name, err)
+	}
+	return d.wrap("writing shard map", err)
+}
+
+func writeMapTx(ctx context.Context, tx pgx.Tx, version int64, body []byte) error {
+	var same bool
+	err := tx.QueryRow(ctx, `WITH ins AS (INSERT INTO shard_map (version, body) VALUES ($1, $2)
+			ON CONFLICT (version) DO NOTHING RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM ins) OR (SELECT body = $2::jsonb FROM shard_map WHERE version = $1)`,
+		version, body).Scan(&same)
+	if err != nil {
+		return err
+	}
+	if !same {
+		return fmt.Errorf("version %d: %w", version, ErrMapConflict)
+	}
+	return nil
+}
+
+// Promote turns the copy of move moveID into the owner of logical shard l: the serving path
+// does it when it finds the source's pointer of that move and the mover has not yet. A copy of
+// any other move (an older pointer) is never promoted.
+func (d *DB) Promote(ctx context.Context, l int, moveID int64) (bool, error) {
 	tag, err := d.pool.Exec(ctx, `UPDATE shard_owned SET state = 'owned', peer = '', changed_at = now()
-		WHERE logical_shard = $1 AND state = 'incoming'`, l)
+		WHERE logical_shard = $1 AND state = 'incoming' AND move_id = $2 AND move_id > 0`, l, moveID)
 	if err != nil {
 		return false, d.wrap("promoting logical shard", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
 
-// Fence is an open transaction holding logical shard l's ownership row FOR UPDATE on its
-// owner: writers to l wait (readers do not) until it ends.
-type Fence struct {
-	db      *DB
-	conn    *pgxpool.Conn
-	tx      pgx.Tx
-	l       int
-	Started time.Time // when the lock was requested: writers queue from then on
-}
-
-// Fence locks logical shard l's ownership row, waiting at most lockTimeout for in-flight
-// writers. The row must say 'owned'.
-func (d *DB) Fence(ctx context.Context, l int, lockTimeout time.Duration) (*Fence, error) {
-	conn, err := d.pool.Acquire(ctx)
-	if err != nil {
-		return nil, d.wrap("fencing", err)
-	}
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		conn.Release()
-		return nil, d.wrap("fencing", err)
-	}
-	f := &Fence{db: d, conn: conn, tx: tx, l: l}
-	fail := func(err error) (*Fence, error) {
-		f.Release()
-		return nil, err
-	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lockTimeout.Milliseconds())); err != nil {
-		return fail(d.wrap("fencing", err))
-	}
-	f.Started = time.Now()
-	var state string
-	err = tx.QueryRow(ctx, `SELECT state FROM shard_owned WHERE logical_shard = $1 FOR UPDATE`, l).Scan(&state)
-	if errors.Is(err, pgx.ErrNoRows) {
-		state = ""
-	} else if err != nil {
-		return fail(d.wrap("fencing", err))
-	}
-	if state != "owned" {
-		return fail(fmt.Errorf("postgres %s: cannot fence logical shard %d: state %q, not owned", d.name, l, state))
-	}
-	return f, nil
-}
-
-// Switch hands the logical shard to peer (state 'moved') and commits, ending the fence. Once it
-// returns nil the source never serves the logical shard again.
-func (f *Fence) Switch(ctx context.Context, peer string) error {
-	defer f.conn.Release()
-	if _, err := f.tx.Exec(ctx, `UPDATE shard_owned SET state = 'moved', peer = $2, changed_at = now() WHERE logical_shard = $1`, f.l, peer); err != nil {
-		_ = f.tx.Rollback(context.Background())
-		return f.db.wrap("switching", err)
-	}
-	return f.db.wrap("switching", f.tx.Commit(ctx))
-}
-
-// Release ends the fence without switching.
-func (f *Fence) Release() {
-	_ = f.tx.Rollback(context.Background())
-	f.conn.Release()
-}
-
-// AccountRow and SessionRow are the stored rows of a logical shard.
-type AccountRow struct {
-	Username, PasswordHash, Devices string
-	CreatedAt                       time.Time
-}
-
-// SessionRow is one stored session.
-type SessionRow struct {
-	Username  string
-	TokenHash []byte
-	ExpiresAt time.Time
-}
-
-// Rows is the content of one logical shard.
-type Rows struct {
-	Accounts []AccountRow
-	Sessions []SessionRow
-}
-
-// LogicalRows reads every row of logical shard l from one snapshot.
-func (d *DB) LogicalRows(ctx context.Context, l int) (Rows, error) {
-	var out Rows
-	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		out, err = d.logicalRowsTx(ctx, tx, l)
-		return err
-	})
-	return out, d.wrap("reading logical shard", err)
-}
-
-// SyncFrom makes this database's rows of logical shard l equal to src (inserting, updating and
-// deleting only what differs) in one transaction, and returns how many rows it changed. It
-// refuses while the database owns l: only a copy that does not serve may be rewritten.
-func (d *DB) SyncFrom(ctx context.Context, l int, src Rows) (changed int, err error) {
-	err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		var state string
-		if err := tx.QueryRow(ctx, `SELECT state FROM shard_owned WHERE logical_shard = $1 FOR UPDATE`, l).Scan(&state); err != nil {
-			return fmt.Errorf("reading ownership: %w", err)
-		}
-		if state != "incoming" {
-			return fmt.Errorf("logical shard %d is %q here, not incoming", l, state)
-		}
-		changed = 0
-		cur, err := d.logicalRowsTx(ctx, tx, l)
-		if err != nil {
-			return err
-		}
-		// Accounts.
-		have := make(map[string]AccountRow, len(cur.Accounts))
-		for _, a := range cur.Accounts {
-			have[a.Username] = a
-		}
-		want := make(map[string]bool, len(src.Accounts))
-		var un, uh, ud []string
-		var uc []time.Time
-		for _, a := range src.Accounts {
-			want[a.Username] = true
-			if h, ok := have[a.Username]; ok && h.PasswordHash == a.PasswordHash && h.CreatedAt.Equal(a.CreatedAt) && h.Devices == a.Devices {
-				continue
-			}
-			un, uh, uc, ud = append(un, a.Username), append(uh, a.PasswordHash), append(uc, a.CreatedAt), append(ud, a.Devices)
-		}
-		var del []string
-		for _, a := range cur.Accounts {
-			if !want[a.Username] {
-				del = append(del, a.Username)
-			}
-		}
-		if len(del) > 0 {
-			if _, err := tx.Exec(ctx, `DELETE FROM accounts WHERE username = ANY($1::text[])`, del); err != nil {
-				return err
-			}
-		}
-		if len(un) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO accounts (username, logical_shard, password_hash, created_at, devices)
-				SELECT u, $1, h, c, d FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[]) AS t(u, h, c, d)
-				ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, created_at = excluded.created_at,
-					devices = excluded.devices, logical_shard = excluded.logical_shard`, l, un, uh, uc, ud); err != nil {
-				return err
-			}
-		}
-		changed += len(del) + len(un)
-		// Sessions (deleted accounts took theirs along).
-		type key struct{ u, h string }
-		haveS := make(map[key]time.Time, len(cur.Sessions))
-		for _, s := range cur.Sessions {
-			if want[s.Username] {
-				haveS[key{s.Username, string(s.TokenHash)}] = s.ExpiresAt
-			}
-		}
-		wantS := make(map[key]bool, len(src.Sessions))
-		var sn []string
-		var sh [][]byte
-		var se []time.Time
-		for _, s := range src.Sessions {
-			k := key{s.Username, string(s.TokenHash)}
-			wantS[k] = true
-			if e, ok := haveS[k]; ok && e.Equal(s.ExpiresAt) {
-				continue
-			}
-			sn, sh, se = append(sn, s.Username), append(sh, s.TokenHash), append(se, s.ExpiresAt)
-		}
-		var dn []string
-		var dh [][]byte
-		for k := range haveS {
-			if !wantS[k] {
-				dn, dh = append(dn, k.u), append(dh, []byte(k.h))
-			}
-		}
-		if len(dn) > 0 {
-			if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE (username, token_hash) IN
-				(SELECT * FROM unnest($1::text[], $2::bytea[]))`, dn, dh); err != nil {
-				return err
-			}
-		}
-		if len(sn) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO sessions (username, token_hash, logical_shard, expires_at)
-				SELECT u, h, $1, e FROM unnest($2::text[], $3::bytea[], $4::timestamptz[]) AS t(u, h, e)
-				ON CONFLICT (username, token_hash) DO UPDATE SET expires_at = excluded.expires_at`, l, sn, sh, se); err != nil {
-				return err
-			}
-		}
-		changed += len(dn) + len(sn)
-		return nil
-	})
-	return changed, d.wrap("copying logical shard", err)
-}
-
-func (d *DB) logicalRowsTx(ctx context.Context, tx pgx.Tx, l int) (Rows, error) {
-	var out Rows
-	r, err := tx.Query(ctx, `SELECT username, password_hash, created_at, devices FROM accounts WHERE logical_shard = $1`, l)
-	if err != nil {
-		return out, err
-	}
-	var a AccountRow
-	if _, err := pgx.ForEachRow(r, []any{&a.Username, &a.PasswordHash, &a.CreatedAt, &a.Devices}, func() error {
-		out.Accounts = append(out.Accounts, a)
-		return nil
-	}); err != nil {
-		return out, err
-	}
-	r, err = tx.Query(ctx, `SELECT username, token_hash, expires_at FROM sessions WHERE logical_shard = $1`, l)
-	if err != nil {
-		return out, err
-	}
-	var s SessionRow
-	_, err = pgx.ForEachRow(r, []any{&s.Username, &s.TokenHash, &s.ExpiresAt}, func() error {
-		out.Sessions = append(out.Sessions, SessionRow{Username: s.Username, TokenHash: bytes.Clone(s.TokenHash), ExpiresAt: s.ExpiresAt})
-		return nil
-	})
-	return out, err
-}
-
-// Checksum summarises logical shard l as stored: row counts and an MD5 over every row in a
-// fixed order, computed by the database itself.
-type Checksum struct {
-	Accounts, Sessions int64
-	Sum                string
-}
-
-// Checksum computes the checksum of logical shard l.
-func (d *DB) Checksum(ctx context.Context, l int) (Checksum, error) {
-	var c Checksum
-	err := d.pool.QueryRow(ctx, `SELECT
-		(SELECT count(*) FROM accounts WHERE logical_shard = $1),
-		(SELECT count(*) FROM sessions WHERE logical_shard = $1),
-		md5(coalesce((SELECT string_agg(username || '/' || password_hash || '/' ||
-				(extract(epoch FROM created_at) * 1000000)::bigint || '/' || devices, ',' ORDER BY username COLLATE "C")
-			FROM accounts WHERE logical_shard = $1), '') || '|' ||
-			coalesce((SELECT string_agg(username || '/' || encode(token_hash, 'hex') || '/' ||
-				(extract(epoch FROM expires_at) * 1000000)::bigint, ',' ORDER BY username COLLATE "C", token_hash)
-			FROM sessions WHERE logical_shard = $1), ''))`, l).Scan(&c.Accounts, &c.Sessions, &c.Sum)
-	return c, d.wrap("checksumming logical shard", err)
-}
-
-// DeleteLogical deletes the rows of logical shard l in batches, once the database no longer
-// owns it (the source after a move, or a copy left by an abandoned one). It returns how many
-// accounts it deleted.
-func (d *DB) DeleteLogical(ctx context.Context, l int, batch int) (int64, error) {
+// DeleteLogical deletes the rows of logical shards ls in batches where the database owns them
+// no longer (the source after a move, or a copy left by an abandoned one), and returns how
+// many accounts it deleted. Callers drop the moves' replication objects first
+// (DropMoveObjects), or the deletions would be replicated to the new owner.
+func (d *DB) DeleteLogical(ctx context.Context, ls []int, batch int) (int64, error) {
 	var total int64
 	for {
 		tag, err := d.pool.Exec(ctx, `DELETE FROM accounts WHERE username IN (
-				SELECT username FROM accounts WHERE logical_shard = $1 LIMIT $2)
-			AND NOT EXISTS (SELECT 1 FROM shard_owned WHERE logical_shard = $1 AND state = 'owned')`, l, batch)
+				SELECT a.username FROM accounts a WHERE a.logical_shard = ANY($1::integer[])
+				AND NOT EXISTS (SELECT 1 FROM shard_owned o WHERE o.logical_shard = a.logical_shard AND o.state IN ('owned', 'incoming'))
+				LIMIT $2)`, ls, batch)
 		if err != nil {
 			return total, d.wrap("deleting moved rows", err)
 		}
@@ -336,6 +235,27 @@ func (d *DB) DeleteLogical(ctx context.Context, l int, batch int) (int64, error)
 	}
 	// Sessions whose account is gone went with it (ON DELETE CASCADE).
 	return total, nil
+}
+
+// Counts counts the accounts and sessions of logical shards ls.
+func (d *DB) Counts(ctx context.Context, ls []int) (accounts, sessions int64, err error) {
+	err = d.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM accounts WHERE logical_shard = ANY($1::integer[])),
+		(SELECT count(*) FROM sessions WHERE logical_shard = ANY($1::integer[]))`, ls).Scan(&accounts, &sessions)
+	return accounts, sessions, d.wrap("counting logical shard", err)
+}
+
+// Leftovers lists the logical shards that have rows here but are neither owned nor incoming:
+// what a move's clean-up has not deleted yet.
+func (d *DB) Leftovers(ctx context.Context) ([]int, error) {
+	rows, err := d.pool.Query(ctx, `SELECT DISTINCT t.logical_shard FROM (
+			SELECT logical_shard FROM accounts UNION ALL SELECT logical_shard FROM sessions) t
+		WHERE NOT EXISTS (SELECT 1 FROM shard_owned o WHERE o.logical_shard = t.logical_shard AND o.state IN ('owned', 'incoming'))
+		ORDER BY 1`)
+	if err != nil {
+		return nil, d.wrap("looking for leftovers", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	return out, d.wrap("looking for leftovers", err)
 }
 
 // CountAccounts counts the accounts in the logical shards the database serves.
@@ -375,31 +295,71 @@ func (d *DB) LatestMap(ctx context.Context) (int64, []byte, error) {
 	return v, body, d.wrap("reading shard map", err)
 }
 
-// WriteMap stores a shard map version (a version, once written, never changes).
-func (d *DB) WriteMap(ctx context.Context, version int64, body []byte) error {
-	_, err := d.pool.Exec(ctx, `INSERT INTO shard_map (version, body) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING`, version, body)
-	return d.wrap("writing shard map", err)
+// Misplaced streams the usernames of the accounts and sessions of logical shards ls (or of
+// every logical shard the database owns, when ls is nil) and counts the rows whose stored logical shard is
+// not the hash of their username over n logical shards; it returns up to limit examples. Rows
+// are streamed, never held.
+func (d *DB) Misplaced(ctx context.Context, n int, ls []int, limit int) (rows, bad int64, examples []string, err error) {
+	q := `SELECT t.username, t.logical_shard FROM (
+			SELECT username, logical_shard FROM accounts UNION ALL SELECT username, logical_shard FROM sessions) t`
+	args := []any{}
+	if ls != nil {
+		q += ` WHERE t.logical_shard = ANY($1::integer[])`
+		args = append(args, ls)
+	} else {
+		q += ` JOIN shard_owned o ON o.logical_shard = t.logical_shard AND o.state = 'owned'`
+	}
+	r, err := d.pool.Query(ctx, q, args...)
+	if err != nil {
+		return 0, 0, nil, d.wrap("checking placement", err)
+	}
+	var name string
+	var stored int
+	_, err = pgx.ForEachRow(r, []any{&name, &stored}, func() error {
+		rows++
+		if want := shardkey.Logical(name, n); want != stored {
+			bad++
+			if len(examples) < limit {
+				examples = append(examples, fmt.Sprintf("%q is stored in logical shard %d, its hash gives %d", name, stored, want))
+			}
+		}
+		return nil
+	})
+	return rows, bad, examples, d.wrap("checking placement", err)
 }
 
-// AdminLock takes a session-level advisory lock that serialises shard map changes (moves,
-// additions). It is released by the returned function or when the connection drops, so a
-// crashed mover never leaves it held.
-func (d *DB) AdminLock(ctx context.Context) (unlock func(), err error) {
-	conn, err := d.pool.Acquire(ctx)
+// quoteLiteral quotes s as an SQL string literal (standard_conforming_strings is on since 9.1).
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// retryUntil calls f every interval until it reports done or ctx ends.
+func retryUntil(ctx context.Context, every time.Duration, f func() (bool, error)) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		done, err := f()
+		if err != nil || done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Ownerships returns every ownership row, by logical shard.
+func (d *DB) Ownerships(ctx context.Context) (map[int]Ownership, error) {
+	rows, err := d.pool.Query(ctx, `SELECT logical_shard, state, peer, move_id FROM shard_owned`)
 	if err != nil {
-		return nil, d.wrap("taking the shard admin lock", err)
+		return nil, d.wrap("reading ownership", err)
 	}
-	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(migrationLock+1)).Scan(&ok); err != nil {
-		conn.Release()
-		return nil, d.wrap("taking the shard admin lock", err)
-	}
-	if !ok {
-		conn.Release()
-		return nil, fmt.Errorf("postgres %s: another shard operation (move, add, rebalance) is running", d.name)
-	}
-	return func() {
-		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(migrationLock+1))
-		conn.Release()
-	}, nil
+	out := map[int]Ownership{}
+	var l int
+	var o Ownership
+	_, err = pgx.ForEachRow(rows, []any{&l, &o.State, &o.Peer, &o.MoveID}, func() error {
+		out[l] = o
+		return nil
+	})
+	return out, d.wrap("reading ownership", err)
 }

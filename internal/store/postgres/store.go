@@ -58,6 +58,10 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 		_, err := tx.Exec(ctx, `INSERT INTO shard_owned (logical_shard, state)
 			SELECT g, 'owned' FROM generate_series(0, $1::integer - 1) g ON CONFLICT (logical_shard) DO NOTHING`,
 			shardkey.DefaultLogicalShards)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE shard_meta SET logical_shards = $1 WHERE logical_shards = 0`, shardkey.DefaultLogicalShards)
 		return err
 	})
 	if errors.Is(err, ErrShardMember) {

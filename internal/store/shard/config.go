@@ -142,3 +142,18 @@ func escapeUserinfo(v string) string {
 	}
 	return b.String()
 }
+
+// conninfo is the connection string a move's subscription on the target uses to reach
+// physical shard name: its DSN expanded with this process's environment (the admin command's
+// credential, never the serving path's), with pgx-only settings removed, since libpq reads it.
+func (s *Store) conninfo(name string) (string, error) {
+	tmpl, ok := s.dsnOf(name)
+	if !ok {
+		return "", fmt.Errorf("shard %s: %w", name, errUnknownShard)
+	}
+	conn, err := Expand(tmpl, s.opts.Lookup)
+	if err != nil {
+		return "", fmt.Errorf("shard %s: %w", name, err)
+	}
+	return dsn.Libpq(conn, s.opts.DB.Password)
+}

@@ -187,3 +187,15 @@ func usernames(t testing.TB, dsns ...string) map[string]int {
 	}
 	return out
 }
+
+// mustCheck runs `hello shards check`'s verification and fails the test on any problem.
+func mustCheck(t testing.TB, admin *shard.Admin) {
+	t.Helper()
+	rep, err := admin.Check(context.Background())
+	if err != nil {
+		t.Fatalf("shards check: %v", err)
+	}
+	if !rep.OK() {
+		t.Fatalf("shards check found problems:\n%s", strings.Join(rep.Problems, "\n"))
+	}
+}

@@ -6,7 +6,8 @@
 // replica with a stale map can never write to a former owner: it is told where the logical
 // shard went, or re-reads the map, and retries.
 //
-// admin.go holds the operations behind `hello shards`: status, add, move and rebalance.
+// bootstrap.go creates the first map; the operations behind `hello shards` are Admin's
+// (admin.go, move.go, check.go).
 package shard
 
 import (
@@ -195,6 +196,7 @@ func (s *Store) call(ctx context.Context, username string, op func(context.Conte
 	}
 	l := shardkey.Logical(username, m.LogicalShards)
 	target, from, hops := "", "", 0
+	var pointer int64
 	wait := time.Millisecond
 	for {
 		if target == "" {
@@ -213,17 +215,20 @@ func (s *Store) call(ctx context.Context, username string, op func(context.Conte
 		if err == nil {
 			return nil
 		}
-		if no != nil && no.State == "moved" && no.Peer != "" && hops < 3 {
-			target, from, hops = no.Peer, target, hops+1 // the logical shard's forwarding pointer
+		if no != nil && no.State == postgres.Moved && no.Peer != "" && hops < 3 {
+			// The logical shard's forwarding pointer, left by move no.MoveID.
+			target, from, pointer, hops = no.Peer, target, no.MoveID, hops+1
 			continue
 		}
-		if no != nil && no.State == "incoming" && from != "" && no.Peer == from && hops < 3 {
-			// The source switched to this database, but the mover stopped before promoting it.
-			// The copy was verified under the fence before the switch, so finishing that step
-			// here is safe, and the logical shard serves again without waiting for a re-run.
-			if ok, perr := db.Promote(ctx, l); perr == nil && ok {
+		if no != nil && no.State == postgres.Incoming && from != "" && no.Peer == from && no.MoveID == pointer && hops < 3 {
+			// The source switched to this database by this very move, but the mover stopped
+			// before the take-over. The switch came after the copy was verified and caught up
+			// under the pause, so finishing that step here is safe, and the logical shard
+			// serves again without waiting for a re-run. A pointer of any other move (an older
+			// one, read before the shard moved back and forth) never promotes a copy.
+			if ok, perr := db.Promote(ctx, l, pointer); perr == nil && ok {
 				s.log.Warn("finished an interrupted move: promoted the logical shard on its new owner",
-					"logical", l, "from", from, "to", target)
+					"logical", l, "from", from, "to", target, "move", pointer)
 			}
 			hops++
 			continue

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +28,8 @@ func TestConformanceThreeShards(t *testing.T) {
 func TestFirstMapIsRoundRobinAndOwnedByEveryShard(t *testing.T) {
 	ctx := context.Background()
 	st := newSet(t, 12, shared(3)...).open(t, -1)
-	m, status, err := st.Status(ctx)
+	admin := shard.NewAdmin(st, shard.AdminOptions{})
+	m, status, err := admin.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestFirstMapIsRoundRobinAndOwnedByEveryShard(t *testing.T) {
 		}
 	}
 	for l := range 12 {
-		if h, err := st.Holders(ctx, l); err != nil || len(h) != 1 || h[0] != m.Owner(l) {
+		if h, err := admin.Holders(ctx, l); err != nil || len(h) != 1 || h[0] != m.Owner(l) {
 			t.Fatalf("logical shard %d is served by %v (%v), want exactly %s", l, h, err, m.Owner(l))
 		}
 	}
@@ -53,9 +53,10 @@ func TestFirstMapIsRoundRobinAndOwnedByEveryShard(t *testing.T) {
 func TestStaleReplicaFollowsTheMove(t *testing.T) {
 	ctx := context.Background()
 	set := newSet(t, 8, shared(2)...)
-	admin := set.open(t, -1)
+	st := set.open(t, -1)
+	admin := shard.NewAdmin(st, shard.AdminOptions{})
 	stale := set.open(t, -1)
-	alice := nameOn("alice", 8, func(l int) bool { return admin.Map().Owner(l) == "s1" })
+	alice := nameOn("alice", 8, func(l int) bool { return st.Map().Owner(l) == "s1" })
 	l := shardkey.Logical(alice, 8)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	if err := stale.CreateAccount(ctx, account.Account{Username: alice, PasswordHash: "h1", CreatedAt: now}); err != nil {
@@ -86,100 +87,10 @@ func TestStaleReplicaFollowsTheMove(t *testing.T) {
 	if got[alice] != 1 || got[bob] != 1 {
 		t.Fatalf("the new owner holds %v", got)
 	}
-	if a, err := admin.GetAccount(ctx, alice); err != nil || a.PasswordHash != "h3" {
+	if a, err := st.GetAccount(ctx, alice); err != nil || a.PasswordHash != "h3" {
 		t.Fatalf("GetAccount = %+v, %v", a, err)
 	}
-}
-
-// A move that crashed right after its switch is finished by the service's next request for the
-// logical shard, and running it again publishes the map and cleans up; one that crashed before
-// (a partial copy on the target) leaves the source serving, and its copy is cleaned.
-func TestMoveIsSafeToRerunAfterACrash(t *testing.T) {
-	ctx := context.Background()
-	set := newSet(t, 8, shared(3)...)
-	st := set.open(t, -1)
-	var names []string
-	for i := range 20 {
-		n := nameOn(fmt.Sprintf("u%d", i), 8, func(l int) bool { return l == 0 })
-		names = append(names, n)
-		if err := st.CreateAccount(ctx, account.Account{Username: n, PasswordHash: "h", CreatedAt: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s1, _ := st.DB(ctx, "s1")
-	s2, _ := st.DB(ctx, "s2")
-	s3, _ := st.DB(ctx, "s3")
-
-	// Crash before the switch: a partial copy on s2.
-	if err := s2.PrepareIncoming(ctx, 0, "s1"); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := s1.LogicalRows(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows.Accounts = rows.Accounts[:5]
-	if _, err := s2.SyncFrom(ctx, 0, rows); err != nil {
-		t.Fatal(err)
-	}
-	if h, _ := st.Holders(ctx, 0); len(h) != 1 || h[0] != "s1" {
-		t.Fatalf("after a crash before the switch, logical shard 0 is served by %v, want s1", h)
-	}
-	for _, n := range names {
-		if _, err := st.GetAccount(ctx, n); err != nil {
-			t.Fatalf("GetAccount(%s) after a crashed copy: %v", n, err)
-		}
-	}
-
-	// Crash right after the switch: the source says moved, the target is still incoming.
-	if err := s3.PrepareIncoming(ctx, 0, "s1"); err != nil {
-		t.Fatal(err)
-	}
-	rows, _ = s1.LogicalRows(ctx, 0)
-	if _, err := s3.SyncFrom(ctx, 0, rows); err != nil {
-		t.Fatal(err)
-	}
-	fence, err := s1.Fence(ctx, 0, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fence.Switch(ctx, "s3"); err != nil {
-		t.Fatal(err)
-	}
-	if h, _ := st.Holders(ctx, 0); len(h) != 0 {
-		t.Fatalf("mid-switch holders %v", h)
-	}
-	// The service does not wait for the re-run: the first request for the logical shard follows
-	// the source's forwarding pointer and finishes the takeover the mover had verified.
-	if _, err := st.GetAccount(ctx, names[0]); err != nil {
-		t.Fatalf("GetAccount after a crash right after the switch: %v", err)
-	}
-	if h, _ := st.Holders(ctx, 0); len(h) != 1 || h[0] != "s3" {
-		t.Fatalf("after that request, logical shard 0 is served by %v, want s3", h)
-	}
-	// Re-running the move to s2 is refused (the switch went to s3); re-running it to s3 finishes it.
-	if _, err := st.Move(ctx, 0, "s2"); err == nil {
-		t.Fatal("a move to another shard than the interrupted one's was accepted")
-	}
-	r, err := st.Move(ctx, 0, "s3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(r.Note, "resumed") {
-		t.Fatalf("move result %+v, want a resumed move", r)
-	}
-	if h, _ := st.Holders(ctx, 0); len(h) != 1 || h[0] != "s3" {
-		t.Fatalf("after the re-run, logical shard 0 is served by %v, want s3", h)
-	}
-	counts := usernames(t, set.dsn["s1"], set.dsn["s2"], set.dsn["s3"])
-	for _, n := range names {
-		if counts[n] != 1 {
-			t.Errorf("%s stored %d times", n, counts[n])
-		}
-		if _, err := st.GetAccount(ctx, n); err != nil {
-			t.Errorf("GetAccount(%s) after the resumed move: %v", n, err)
-		}
-	}
+	mustCheck(t, admin)
 }
 
 // One PostgreSQL database (HELLO_DB=postgres://…) becomes the first shard of a set with the

@@ -1,0 +1,458 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// The steps of moving logical shards on PostgreSQL's logical replication. The source
+// publishes the logical shards' rows (a row filter on logical_shard, part of each table's
+// replica identity) through a slot created beforehand; the target subscribes to it (copy, then
+// stream). Every step that changes a database is fenced by the move's id (its epoch).
+
+// ErrLeaseHeld: another mover holds the lease.
+var ErrLeaseHeld = errors.New("another shard operation holds the lease")
+
+// AcquireLease takes the move lease (on the map's first shard) for ttl and returns its epoch.
+func (d *DB) AcquireLease(ctx context.Context, holder string, ttl time.Duration) (int64, error) {
+	var epoch int64
+	err := d.pool.QueryRow(ctx, `UPDATE shard_lease SET epoch = epoch + 1, holder = $1,
+			expires_at = clock_timestamp() + $2 * interval '1 millisecond'
+		WHERE expires_at < clock_timestamp() RETURNING epoch`, holder, ttl.Milliseconds()).Scan(&epoch)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var who string
+		var until time.Time
+		if err := d.pool.QueryRow(ctx, `SELECT holder, expires_at FROM shard_lease`).Scan(&who, &until); err != nil {
+			return 0, d.wrap("reading the move lease", err)
+		}
+		return 0, fmt.Errorf("%w (%s, until %s unless renewed)", ErrLeaseHeld, who, until.UTC().Format(time.RFC3339))
+	}
+	return epoch, d.wrap("taking the move lease", err)
+}
+
+// NextMove renews the lease held at epoch and moves it to epoch+1, the id of the next move.
+func (d *DB) NextMove(ctx context.Context, epoch int64, ttl time.Duration) (int64, error) {
+	var next int64
+	err := d.pool.QueryRow(ctx, `UPDATE shard_lease SET epoch = epoch + 1,
+			expires_at = clock_timestamp() + $2 * interval '1 millisecond'
+		WHERE epoch = $1 AND expires_at > clock_timestamp() RETURNING epoch`, epoch, ttl.Milliseconds()).Scan(&next)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("postgres %s: the move lease was lost: %w", d.name, ErrFenced)
+	}
+	return next, d.wrap("renewing the move lease", err)
+}
+
+// RenewLease extends the lease held at epoch by ttl; ErrFenced when it was lost.
+func (d *DB) RenewLease(ctx context.Context, epoch int64, ttl time.Duration) error {
+	tag, err := d.pool.Exec(ctx, `UPDATE shard_lease SET expires_at = clock_timestamp() + $2 * interval '1 millisecond'
+		WHERE epoch = $1 AND expires_at > clock_timestamp()`, epoch, ttl.Milliseconds())
+	if err != nil {
+		return d.wrap("renewing the move lease", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres %s: the move lease was lost: %w", d.name, ErrFenced)
+	}
+	return nil
+}
+
+// ReleaseLease frees the lease held at epoch (a no-op once lost).
+func (d *DB) ReleaseLease(ctx context.Context, epoch int64) error {
+	_, err := d.pool.Exec(ctx, `UPDATE shard_lease SET expires_at = '-infinity' WHERE epoch = $1`, epoch)
+	return d.wrap("releasing the move lease", err)
+}
+
+// MoveName names the replication objects of move id from this database: slots are per
+// cluster, and several databases of a cluster may be sources.
+func (d *DB) MoveName(ctx context.Context, id int64) (string, error) {
+	var oid uint32
+	err := d.pool.QueryRow(ctx, `SELECT oid FROM pg_database WHERE datname = current_database()`).Scan(&oid)
+	return fmt.Sprintf("hello_%d_%d", oid, id), d.wrap("naming the move", err)
+}
+
+// moveObject matches the name of any move's replication object; its id is the last number.
+var moveObject = regexp.MustCompile(`^hello_[0-9]+_([0-9]+)$`)
+
+const moveObjectSQL = `^hello_[0-9]+_[0-9]+$`
+
+// older reports whether move object name belongs to a move before id.
+func older(name string, id int64) bool {
+	m := moveObject.FindStringSubmatch(name)
+	if m == nil {
+		return false
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	return err == nil && n < id
+}
+
+// filter is a publication row filter on logical shards ls (simple built-in operators only).
+func filter(ls []int) string {
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = strconv.Itoa(l)
+	}
+	return "WHERE (logical_shard IN (" + strings.Join(parts, ", ") + "))"
+}
+
+// Publish starts the source side of move id (named name) of logical shards ls: a publication
+// of their rows and of the move's catch-up marker, and a logical replication slot created
+// before the subscription (a subscription to the same cluster cannot create its own). The
+// database must own every one of ls.
+func (d *DB) Publish(ctx context.Context, id int64, ls []int, name string) error {
+	if !moveObject.MatchString(name) || len(ls) == 0 {
+		return fmt.Errorf("postgres %s: invalid move %q of %d logical shards", d.name, name, len(ls))
+	}
+	err := d.admin(ctx, "publishing logical shards", id, func(tx pgx.Tx) error {
+		var owned int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM shard_owned WHERE logical_shard = ANY($1::integer[]) AND state = 'owned'`, ls).Scan(&owned); err != nil {
+			return fmt.Errorf("reading ownership: %w", err)
+		}
+		if owned != len(ls) {
+			return fmt.Errorf("owns %d of the %d logical shards to move", owned, len(ls))
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM shard_marker WHERE move_id <> $1`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO shard_marker (move_id, seq) VALUES ($1, 0) ON CONFLICT (move_id) DO NOTHING`, id); err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, name).Scan(&exists); err != nil || exists {
+			return err
+		}
+		f := filter(ls)
+		_, err := tx.Exec(ctx, fmt.Sprintf(`CREATE PUBLICATION %s FOR TABLE accounts %s, sessions %s, shard_marker WHERE (move_id = %d)`, name, f, f, id))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = d.pool.Exec(ctx, `SELECT pg_create_logical_replication_slot($1, 'pgoutput')
+		WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, name)
+	return d.wrap("creating the move's replication slot", err)
+}
+
+// SlotExists reports whether the move's slot exists here (slots do not survive a failover).
+func (d *DB) SlotExists(ctx context.Context, name string) (bool, error) {
+	var ok bool
+	err := d.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, name).Scan(&ok)
+	return ok, d.wrap("looking for the move's slot", err)
+}
+
+// Subscribe starts the target side of move id: it drops any earlier move's subscription and
+// the rows of logical shards ls here, marks them incoming from source "from", and subscribes
+// to the source's publication through conninfo (a credential of the admin command, kept in
+// the catalog only until the move ends). The database must own none of ls.
+func (d *DB) Subscribe(ctx context.Context, id int64, ls []int, from, name, conninfo string) error {
+	if !moveObject.MatchString(name) {
+		return fmt.Errorf("postgres %s: invalid move name %q", d.name, name)
+	}
+	return d.admin(ctx, "subscribing to logical shards", id, func(tx pgx.Tx) error {
+		var owned int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM shard_owned WHERE logical_shard = ANY($1::integer[]) AND state = 'owned'`, ls).Scan(&owned); err != nil {
+			return fmt.Errorf("reading ownership: %w", err)
+		}
+		if owned > 0 {
+			return fmt.Errorf("already owns %d of the logical shards to move here", owned)
+		}
+		if err := dropSubscriptions(ctx, tx, id+1); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM accounts WHERE logical_shard = ANY($1::integer[])`, // sessions cascade
+			`DELETE FROM sessions WHERE logical_shard = ANY($1::integer[])`,
+		} {
+			if _, err := tx.Exec(ctx, q, ls); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM shard_marker`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO shard_owned (logical_shard, state, peer, move_id)
+			SELECT unnest($1::integer[]), 'incoming', $2, $3
+			ON CONFLICT (logical_shard) DO UPDATE SET state = 'incoming', peer = $2, move_id = $3, changed_at = now()`, ls, from, id); err != nil {
+			return err
+		}
+		// synchronous_commit = on: what the target applied is durable (and on its synchronous
+		// standby) before the source's slot moves past it.
+		_, err := tx.Exec(ctx, fmt.Sprintf(`CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s
+			WITH (create_slot = false, slot_name = %s, copy_data = true, synchronous_commit = 'on')`,
+			name, quoteLiteral(conninfo), name, name))
+		return err
+	})
+}
+
+// dropSubscriptions drops, in tx, every move subscription here of a move before id, detaching
+// it from its slot first (the slot may be on this cluster, or gone after a failover): the
+// source drops the slot.
+func dropSubscriptions(ctx context.Context, tx pgx.Tx, before int64) error {
+	rows, err := tx.Query(ctx, `SELECT subname FROM pg_subscription
+		WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND subname ~ $1`, moveObjectSQL)
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if !older(n, before) {
+			continue
+		}
+		for _, q := range []string{`ALTER SUBSCRIPTION %s DISABLE`, `ALTER SUBSCRIPTION %s SET (slot_name = NONE)`, `DROP SUBSCRIPTION %s`} {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(q, pgx.Identifier{n}.Sanitize())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// CopyState reports a move's subscription on the target: tables in total and ready (copied,
+// now streaming), and the errors its workers have hit.
+type CopyState struct {
+	Tables, Ready int
+	Errors        int64
+}
+
+// CopyState reads the state of subscription name.
+func (d *DB) CopyState(ctx context.Context, name string) (CopyState, error) {
+	var c CopyState
+	err := d.pool.QueryRow(ctx, `SELECT count(r.*), count(r.*) FILTER (WHERE r.srsubstate = 'r'),
+			coalesce((SELECT apply_error_count + sync_error_count FROM pg_stat_subscription_stats WHERE subname = $1), 0)
+		FROM pg_subscription s LEFT JOIN pg_subscription_rel r ON r.srsubid = s.oid
+		WHERE s.subname = $1 AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+		name).Scan(&c.Tables, &c.Ready, &c.Errors)
+	return c, d.wrap("reading the copy's state", err)
+}
+
+// Mark bumps move id's catch-up marker on the source and returns its value.
+func (d *DB) Mark(ctx context.Context, id int64) (int64, error) {
+	var seq int64
+	err := d.pool.QueryRow(ctx, `UPDATE shard_marker SET seq = seq + 1 WHERE move_id = $1 RETURNING seq`, id).Scan(&seq)
+	return seq, d.wrap("marking the move", err)
+}
+
+// Marked returns the marker of move id that the target has applied (0: none yet).
+func (d *DB) Marked(ctx context.Context, id int64) (int64, error) {
+	var seq int64
+	err := d.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM shard_marker WHERE move_id = $1`, id).Scan(&seq)
+	return seq, d.wrap("reading the move's marker", err)
+}
+
+// Buckets is the content of logical shards as 256 buckets (by the first byte of the SHA-256
+// of the username): for each, the row count and two sums of 64-bit slices of each row's
+// SHA-256 over an injective encoding (every field length-prefixed). Sums do not depend on row
+// order and need no memory beyond the 256 groups.
+type Buckets map[int]string
+
+const bucketSQL = `
+WITH r AS (
+	SELECT get_byte(sha256(convert_to(username, 'UTF8')), 0) AS b,
+		sha256(convert_to('a' || length(username) || ':' || username || length(password_hash) || ':' || password_hash ||
+			(extract(epoch FROM created_at) * 1000000)::bigint || ':' || length(devices) || ':' || devices, 'UTF8')) AS h
+	FROM accounts WHERE logical_shard = ANY($1::integer[])
+	UNION ALL
+	SELECT get_byte(sha256(convert_to(username, 'UTF8')), 0),
+		sha256(convert_to('s' || length(username) || ':' || username || length(token_hash) || ':' || encode(token_hash, 'hex') ||
+			(extract(epoch FROM expires_at) * 1000000)::bigint || ':', 'UTF8'))
+	FROM sessions WHERE logical_shard = ANY($1::integer[]))
+SELECT b, count(*) || '/' || sum(('x' || encode(substr(h, 1, 8), 'hex'))::bit(64)::bigint::numeric) || '/' ||
+	sum(('x' || encode(substr(h, 9, 8), 'hex'))::bit(64)::bigint::numeric)
+FROM r WHERE $2::integer[] IS NULL OR b = ANY($2::integer[]) GROUP BY b`
+
+// Buckets computes the buckets of logical shards ls (only those listed, or all when only is
+// nil) on one snapshot.
+func (d *DB) Buckets(ctx context.Context, ls, only []int) (Buckets, error) {
+	out := Buckets{}
+	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, bucketSQL, ls, only)
+		if err != nil {
+			return err
+		}
+		var b int
+		var v string
+		_, err = pgx.ForEachRow(rows, []any{&b, &v}, func() error {
+			out[b] = v
+			return nil
+		})
+		return err
+	})
+	return out, d.wrap("summing logical shards", err)
+}
+
+// Pause is an open transaction on the source holding the write locks of the moving logical
+// shards: their writers queue behind it (fairly: the lock manager lets no new shared holder
+// past a waiting exclusive one) and readers do not wait.
+type Pause struct {
+	db      *DB
+	conn    *pgxpool.Conn
+	tx      pgx.Tx
+	ls      []int
+	id      int64
+	Started time.Time // when the locks were requested: writers queue from then on
+}
+
+// shardLockClass is the first key of the per-logical-shard advisory locks ("hell").
+const shardLockClass = 0x68656c6c
+
+// Pause takes the exclusive write locks of logical shards ls (in ascending order) for move id,
+// waiting at most lockTimeout for writers in flight. The database must own every one.
+func (d *DB) Pause(ctx context.Context, id int64, ls []int, lockTimeout time.Duration) (*Pause, error) {
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return nil, d.wrap("pausing writes", err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		conn.Release()
+		return nil, d.wrap("pausing writes", err)
+	}
+	p := &Pause{db: d, conn: conn, tx: tx, ls: slices.Sorted(slices.Values(ls)), id: id}
+	fail := func(err error) (*Pause, error) {
+		p.Release()
+		if errors.Is(err, ErrFenced) {
+			return nil, fmt.Errorf("postgres %s: pausing writes: %w", d.name, err)
+		}
+		return nil, d.wrap("pausing writes", err)
+	}
+	if err := fence(ctx, tx, id); err != nil {
+		return fail(err)
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", max(1, lockTimeout.Milliseconds()))); err != nil {
+		return fail(err)
+	}
+	p.Started = time.Now()
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::integer, l) FROM unnest($2::integer[]) WITH ORDINALITY AS t(l, i) ORDER BY i`,
+		shardLockClass, p.ls); err != nil {
+		return fail(err)
+	}
+	var owned int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM shard_owned WHERE logical_shard = ANY($1::integer[]) AND state = 'owned'`, p.ls).Scan(&owned); err != nil {
+		return fail(err)
+	}
+	if owned != len(p.ls) {
+		return fail(fmt.Errorf("cannot pause: owns %d of the %d logical shards to move", owned, len(p.ls)))
+	}
+	return p, nil
+}
+
+// Switch hands the logical shards to peer (state 'moved', with the move's id) and commits,
+// ending the pause. Once it returns nil the source never serves them again.
+func (p *Pause) Switch(ctx context.Context, peer string) error {
+	defer p.conn.Release()
+	if _, err := p.tx.Exec(ctx, `UPDATE shard_owned SET state = 'moved', peer = $2, move_id = $3, changed_at = now()
+		WHERE logical_shard = ANY($1::integer[])`, p.ls, peer, p.id); err != nil {
+		_ = p.tx.Rollback(context.Background())
+		return p.db.wrap("switching", err)
+	}
+	return p.db.wrap("switching", p.tx.Commit(ctx))
+}
+
+// Release ends the pause without switching.
+func (p *Pause) Release() {
+	_ = p.tx.Rollback(context.Background())
+	p.conn.Release()
+}
+
+// Takeover makes the target the owner of the logical shards of moves (logical shard → the id
+// of the move whose copy it holds) for move id: it drops the moves' subscriptions (nothing
+// more may arrive from the sources, which have switched) and promotes those copies, in one
+// fenced transaction. Re-running it is harmless.
+func (d *DB) Takeover(ctx context.Context, id int64, moves map[int]int64) error {
+	ls, ids := make([]int, 0, len(moves)), make([]int64, 0, len(moves))
+	for l, m := range moves {
+		ls, ids = append(ls, l), append(ids, m)
+	}
+	return d.admin(ctx, "taking over logical shards", id, func(tx pgx.Tx) error {
+		if err := dropSubscriptions(ctx, tx, id+1); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE shard_owned o SET state = 'owned', peer = '', changed_at = now()
+			FROM unnest($1::integer[], $2::bigint[]) AS t(l, m)
+			WHERE o.logical_shard = t.l AND (o.state = 'owned' OR (o.state = 'incoming' AND o.move_id = t.m))`, ls, ids)
+		if err != nil {
+			return err
+		}
+		if int(tag.RowsAffected()) != len(ls) {
+			return fmt.Errorf("holds the copies of %d of the %d logical shards to take over", tag.RowsAffected(), len(ls))
+		}
+		return nil
+	})
+}
+
+// DropMoveObjects removes the replication objects of every move before id here — their
+// subscriptions, publications and (once inactive) slots — fenced by id; with all, those of
+// move id too. Only one mover holds the lease, so an older move's objects are abandoned (and
+// their slots hold WAL). It runs before a source deletes rows it no longer owns, so the
+// deletions are not replicated.
+func (d *DB) DropMoveObjects(ctx context.Context, id int64, all bool) error {
+	before := id
+	if all {
+		before = id + 1
+	}
+	if err := d.admin(ctx, "dropping old moves' replication", id, func(tx pgx.Tx) error {
+		if err := dropSubscriptions(ctx, tx, before); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT pubname FROM pg_publication WHERE pubname ~ $1`, moveObjectSQL)
+		if err != nil {
+			return err
+		}
+		pubs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, p := range pubs {
+			if older(p, before) {
+				if _, err := tx.Exec(ctx, `DROP PUBLICATION `+pgx.Identifier{p}.Sanitize()); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	// A slot stays active until its walsender notices the subscription is gone.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := retryUntil(ctx, 20*time.Millisecond, func() (bool, error) {
+		rows, err := d.pool.Query(ctx, `SELECT slot_name, active FROM pg_replication_slots
+			WHERE database = current_database() AND slot_name ~ $1`, moveObjectSQL)
+		if err != nil {
+			return false, err
+		}
+		type slot struct {
+			Name   string
+			Active bool
+		}
+		slots, err := pgx.CollectRows(rows, pgx.RowToStructByPos[slot])
+		if err != nil {
+			return false, err
+		}
+		busy := false
+		for _, s := range slots {
+			switch {
+			case !older(s.Name, before):
+			case s.Active:
+				busy = true
+			default:
+				if _, err := d.pool.Exec(ctx, `SELECT pg_drop_replication_slot($1)`, s.Name); err != nil {
+					return false, err
+				}
+			}
+		}
+		return !busy, nil
+	})
+	return d.wrap("dropping old moves' replication slots", err)
+}
