@@ -42,9 +42,13 @@ func (d *DB) AcquireLease(ctx context.Context, holder string, ttl time.Duration)
 // NextMove renews the lease held at epoch and moves it to epoch+1, the id of the next move.
 func (d *DB) NextMove(ctx context.Context, epoch int64, ttl time.Duration) (int64, error) {
 	var next int64
-	err := d.pool.QueryRow(ctx, `UPDATE shard_lease SET epoch = epoch + 1,
+	// The lease's database is fenced by the new id at once: an older mover's next step there
+	// (the first map write, see shard.Admin.publish) fails.
+	err := d.pool.QueryRow(ctx, `WITH l AS (UPDATE shard_lease SET epoch = epoch + 1,
 			expires_at = clock_timestamp() + $2 * interval '1 millisecond'
-		WHERE epoch = $1 AND expires_at > clock_timestamp() RETURNING epoch`, epoch, ttl.Milliseconds()).Scan(&next)
+		WHERE epoch = $1 AND expires_at > clock_timestamp() RETURNING epoch),
+		f AS (UPDATE shard_meta SET epoch = (SELECT epoch FROM l) WHERE epoch < (SELECT epoch FROM l))
+		SELECT epoch FROM l`, epoch, ttl.Milliseconds()).Scan(&next)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("postgres %s: the move lease was lost: %w", d.name, ErrFenced)
 	}
@@ -387,6 +391,19 @@ func (d *DB) Takeover(ctx context.Context, id int64, moves map[int]int64) error 
 			return fmt.Errorf("holds the copies of %d of the %d logical shards to take over", tag.RowsAffected(), len(ls))
 		}
 		return nil
+	})
+}
+
+// DropSubscriptions drops the subscriptions of every move before id here (with all, of move id
+// too), fenced by id: done on every shard before DropMoveObjects, so that no slot waits for
+// a subscriber that is still running.
+func (d *DB) DropSubscriptions(ctx context.Context, id int64, all bool) error {
+	before := id
+	if all {
+		before = id + 1
+	}
+	return d.admin(ctx, "dropping old moves' subscriptions", id, func(tx pgx.Tx) error {
+		return dropSubscriptions(ctx, tx, before)
 	})
 }
 

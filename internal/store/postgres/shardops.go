@@ -363,3 +363,18 @@ func (d *DB) Ownerships(ctx context.Context) (map[int]Ownership, error) {
 	})
 	return out, d.wrap("reading ownership", err)
 }
+
+// Join records, fenced by move id, that the database's rows are placed with logical logical
+// shards: a new shard joining a set. It fails when they were placed with another count.
+func (d *DB) Join(ctx context.Context, id int64, logical int) error {
+	return d.admin(ctx, "joining the set", id, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE shard_meta SET logical_shards = $1 WHERE logical_shards IN (0, $1)`, logical)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("its rows were placed with another number of logical shards than %d", logical)
+		}
+		return nil
+	})
+}

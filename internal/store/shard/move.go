@@ -167,14 +167,15 @@ func (a *Admin) move(ctx context.Context, ls *lease, logical []int, to string) (
 			taken[l] = id
 		}
 	}
-	return a.finish(ctx, id, res, taken, start)
+	return a.finish(ctx, ls, id, res, taken, start)
 }
 
 // copyPauseSwitch moves the fresh logical shards ls from src to dst up to the switch. It
 // returns the pause and how many copies were started.
 func (a *Admin) copyPauseSwitch(ctx context.Context, ls *lease, id int64, src, dst *postgres.DB, logical []int, from, to string, n int) (time.Duration, int, error) {
-	// Leftovers of an abandoned move (slots hold WAL on the source) go first.
-	for _, db := range []*postgres.DB{src, dst} {
+	// Leftovers of an abandoned move (slots hold WAL on the source) go first: subscribers
+	// before publishers.
+	for _, db := range []*postgres.DB{dst, src} {
 		if err := db.DropMoveObjects(ctx, id, false); err != nil {
 			return 0, 0, err
 		}
@@ -350,7 +351,7 @@ func compareBuckets(ctx context.Context, src, dst *postgres.DB, logical, only []
 // finish runs the steps after the switch: the target takes over (drops the subscription,
 // promotes the copies of the moves in taken), the map is published, the other shards' rows
 // deleted. Each is idempotent.
-func (a *Admin) finish(ctx context.Context, id int64, res MoveResult, taken map[int]int64, start time.Time) (MoveResult, error) {
+func (a *Admin) finish(ctx context.Context, ls *lease, id int64, res MoveResult, taken map[int]int64, start time.Time) (MoveResult, error) {
 	dst, err := a.st.db(ctx, res.To)
 	if err != nil {
 		return res, err
@@ -358,7 +359,7 @@ func (a *Admin) finish(ctx context.Context, id int64, res MoveResult, taken map[
 	if err := dst.Takeover(ctx, id, taken); err != nil {
 		return res, fmt.Errorf("logical shards switched but %s could not take them (re-run the move): %w", res.To, err)
 	}
-	if err := a.step(ctx, nil, StepTakenOver, res.Logical); err != nil {
+	if err := a.step(ctx, ls, StepTakenOver, res.Logical); err != nil {
 		return res, err
 	}
 	m, err := a.st.current(ctx)
@@ -370,12 +371,12 @@ func (a *Admin) finish(ctx context.Context, id int64, res MoveResult, taken map[
 		next.Assign[l] = m.Index(res.To)
 	}
 	if !slices.Equal(next.Assign, m.Assign) {
-		if err := a.publish(ctx, id, next); err != nil {
+		if err := a.publish(ctx, ls, id, next); err != nil {
 			return res, err
 		}
 		m = next
 	}
-	if err := a.step(ctx, nil, StepMapped, res.Logical); err != nil {
+	if err := a.step(ctx, ls, StepMapped, res.Logical); err != nil {
 		return res, err
 	}
 	a.cleanup(ctx, id, m, res.Logical, res.To)
@@ -388,6 +389,15 @@ func (a *Admin) finish(ctx context.Context, id int64, res MoveResult, taken map[
 // ls from every shard but their owner (each refuses while it serves them), best effort:
 // leftovers are invisible and the next rebalance retries.
 func (a *Admin) cleanup(ctx context.Context, id int64, m *Map, ls []int, owner string) {
+	for _, sh := range m.Shards { // subscribers first: no slot waits for a running one
+		db, err := a.st.db(ctx, sh.Name)
+		if err == nil {
+			err = db.DropSubscriptions(ctx, id, true)
+		}
+		if err != nil {
+			a.st.log.Warn("cleaning up after a move", "shard", sh.Name, "logical", ls, "err", err)
+		}
+	}
 	for _, sh := range m.Shards {
 		db, err := a.st.db(ctx, sh.Name)
 		if err == nil {
@@ -413,11 +423,16 @@ func (a *Admin) cleanLeftovers(ctx context.Context, ls *lease) error {
 	if err != nil {
 		return err
 	}
-	for _, sh := range m.Shards {
-		db, err := a.st.db(ctx, sh.Name)
-		if err != nil {
+	dbs := make([]*postgres.DB, len(m.Shards))
+	for i, sh := range m.Shards {
+		if dbs[i], err = a.st.db(ctx, sh.Name); err != nil {
 			return err
 		}
+		if err := dbs[i].DropSubscriptions(ctx, id, true); err != nil {
+			return err
+		}
+	}
+	for _, db := range dbs {
 		if err := db.DropMoveObjects(ctx, id, true); err != nil {
 			return err
 		}

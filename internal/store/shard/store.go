@@ -474,3 +474,6 @@ func (s *Store) closeDBs() {
 		delete(s.dbs, name)
 	}
 }
+
+// DB returns the pool of physical shard name (for tools and tests).
+func (s *Store) DB(ctx context.Context, name string) (*postgres.DB, error) { return s.db(ctx, name) }
