@@ -416,8 +416,12 @@ func TestThePauseBlocksEveryWriteAndNoWriterLocksRows(t *testing.T) {
 	// Under the pause every write path waits; reads do not.
 	bob := nameOn("bob", 4, func(x int) bool { return x == l })
 	writes := map[string]func(context.Context) error{
-		"signup":        func(ctx context.Context) error { return st.CreateAccount(ctx, account.Account{Username: bob, PasswordHash: "h", CreatedAt: time.Now()}) },
-		"session":       func(ctx context.Context) error { return st.CreateSession(ctx, account.Session{Username: alice, TokenHash: []byte("x"), ExpiresAt: time.Now().Add(time.Hour)}) },
+		"signup": func(ctx context.Context) error {
+			return st.CreateAccount(ctx, account.Account{Username: bob, PasswordHash: "h", CreatedAt: time.Now()})
+		},
+		"session": func(ctx context.Context) error {
+			return st.CreateSession(ctx, account.Session{Username: alice, TokenHash: []byte("x"), ExpiresAt: time.Now().Add(time.Hour)})
+		},
 		"logout":        func(ctx context.Context) error { return st.DeleteSession(ctx, alice, tok) },
 		"hash upgrade":  func(ctx context.Context) error { return st.UpdatePasswordHash(ctx, alice, "h2") },
 		"device":        func(ctx context.Context) error { return st.AddDevice(ctx, alice, "d1") },
