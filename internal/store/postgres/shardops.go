@@ -378,3 +378,14 @@ func (d *DB) Join(ctx context.Context, id int64, logical int) error {
 		return nil
 	})
 }
+
+// DropIncoming forgets, fenced by move id, the copies of logical shards ls left here by moves
+// before id that never switched (abandoned when a newer move settled them elsewhere), so their
+// rows can be deleted. Callers run it only on shards that do not own ls, after the owner took
+// over.
+func (d *DB) DropIncoming(ctx context.Context, id int64, ls []int) error {
+	return d.admin(ctx, "dropping abandoned copies", id, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM shard_owned WHERE logical_shard = ANY($1::integer[]) AND state = 'incoming' AND move_id < $2`, ls, id)
+		return err
+	})
+}

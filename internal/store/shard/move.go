@@ -111,6 +111,7 @@ func (a *Admin) move(ctx context.Context, ls *lease, logical []int, to string) (
 	}
 	from := m.Owner(res.Logical[0])
 	res.From = from
+	a.fenceAll(ctx, id, m)
 	dst, err := a.st.db(ctx, to)
 	if err != nil {
 		return res, err
@@ -168,6 +169,22 @@ func (a *Admin) move(ctx context.Context, ls *lease, logical []int, to string) (
 		}
 	}
 	return a.finish(ctx, ls, id, res, taken, start)
+}
+
+// fenceAll raises every shard's epoch to the new move's id and drops the subscriptions of
+// older moves there (abandoned: one mover holds the lease), best effort for shards that do
+// not answer: after it, a mover that lost the lease can change nothing on any shard that
+// answered, and no abandoned subscriber keeps a source's slot busy.
+func (a *Admin) fenceAll(ctx context.Context, id int64, m *Map) {
+	for _, sh := range m.Shards {
+		db, err := a.st.db(ctx, sh.Name)
+		if err == nil {
+			err = db.DropSubscriptions(ctx, id, false)
+		}
+		if err != nil {
+			a.st.log.Warn("fencing a shard at the start of a move", "shard", sh.Name, "move", id, "err", err)
+		}
+	}
 }
 
 // copyPauseSwitch moves the fresh logical shards ls from src to dst up to the switch. It
@@ -402,6 +419,9 @@ func (a *Admin) cleanup(ctx context.Context, id int64, m *Map, ls []int, owner s
 		db, err := a.st.db(ctx, sh.Name)
 		if err == nil {
 			err = db.DropMoveObjects(ctx, id, true)
+		}
+		if err == nil && sh.Name != owner {
+			err = db.DropIncoming(ctx, id, ls)
 		}
 		if err == nil && sh.Name != owner {
 			_, err = db.DeleteLogical(ctx, ls, 1000)

@@ -451,3 +451,148 @@ func TestThePauseBlocksEveryWriteAndNoWriterLocksRows(t *testing.T) {
 		t.Fatalf("after writes, the ownership row's xmax = %s (%v): a writer locked it", xmax, err)
 	}
 }
+
+// stepGate stops a mover at one step boundary until released.
+type stepGate struct {
+	at       shard.Step
+	reached  chan struct{}
+	released chan struct{}
+	once     sync.Once
+}
+
+func newGate(at shard.Step) *stepGate {
+	return &stepGate{at: at, reached: make(chan struct{}), released: make(chan struct{})}
+}
+
+func (g *stepGate) hook(_ context.Context, s shard.Step, _ []int) error {
+	if s == g.at {
+		g.once.Do(func() { close(g.reached) })
+		<-g.released
+	}
+	return nil
+}
+
+// lockWaiter reports whether a backend of the set waits for a lock (a mover blocked by
+// another's pause).
+func lockWaiter(t *testing.T, set *set) bool {
+	for _, dsn := range set.dsn {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		err = conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n)
+		_ = conn.Close(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Reproduction 3 and every interleaving of two movers' step boundaries: mover A stalls at a
+// step past its lease (its session died, its host froze), mover B takes the lease and moves
+// the same logical shard elsewhere, stopping at its own step; then A resumes without knowing
+// (no lease checks: only the databases' fencing can stop it), then B. A changes nothing
+// after B started; after the operator's re-run there is one owner, the map agrees, and every
+// acknowledged signup is stored once.
+func TestTwoMoversInEveryInterleaving(t *testing.T) {
+	steps := []shard.Step{shard.StepSubscribed, shard.StepPaused, shard.StepSwitched, shard.StepMapped}
+	for _, x := range steps {
+		for _, y := range steps {
+			t.Run(fmt.Sprintf("A@%s/B@%s", x, y), func(t *testing.T) {
+				t.Parallel()
+				twoMovers(t, x, y)
+			})
+		}
+	}
+}
+
+func twoMovers(t *testing.T, x, y shard.Step) {
+	ctx := context.Background()
+	set := newSet(t, 8, shared(3)...)
+	st := set.open(t, -1)
+	const l = 0 // on s1
+	w := startWriter(t, set.open(t, -1), 8, "mv", func(i int) bool { return i == l })
+
+	ga := newGate(x)
+	a := shard.NewAdmin(st, shard.StaleLease(shard.AdminOptions{LeaseTTL: 500 * time.Millisecond, Step: ga.hook}))
+	var aErr error
+	aDone := make(chan struct{})
+	go func() { defer close(aDone); _, aErr = a.Move(ctx, l, "s2") }()
+	select {
+	case <-ga.reached:
+	case <-aDone:
+		t.Fatalf("mover A ended before %s: %v", x, aErr)
+	}
+
+	// B is another process: its own pools. It waits for A's lease to expire.
+	gb := newGate(y)
+	b := shard.NewAdmin(set.open(t, -1), shard.AdminOptions{Step: gb.hook})
+	var bErr error
+	bDone := make(chan struct{})
+	go func() {
+		defer close(bDone)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			_, bErr = b.Move(ctx, l, "s3")
+			if !errors.Is(bErr, postgres.ErrLeaseHeld) {
+				return
+			}
+			<-tick.C
+		}
+	}()
+	testenv.Eventually(t, 30*time.Second, "mover B at its step, done, or waiting for A's pause", func() bool {
+		select {
+		case <-gb.reached:
+			return true
+		case <-bDone:
+			return true
+		default:
+			return lockWaiter(t, set)
+		}
+	})
+	close(ga.released)
+	<-aDone
+	close(gb.released)
+	<-bDone
+	t.Logf("A (stopped at %s): %v; B (stopped at %s): %v", x, aErr, y, bErr)
+	switch x {
+	case shard.StepMapped:
+		// A had published before B began: only its best-effort clean-up was left.
+	default:
+		if !errors.Is(aErr, postgres.ErrFenced) {
+			t.Fatalf("mover A resumed after B took over and ended with %v, want it fenced", aErr)
+		}
+	}
+
+	// The operator's re-run: finish whatever is unfinished where the logical shard is.
+	admin := shard.NewAdmin(st, shard.AdminOptions{})
+	holders, err := admin.Holders(ctx, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(holders) > 1 {
+		t.Fatalf("logical shard %d has owners %v", l, holders)
+	}
+	target := ""
+	if len(holders) == 1 {
+		target = holders[0]
+	} else {
+		m, _, _ := admin.Status(ctx)
+		src, _ := st.DB(ctx, m.Owner(l))
+		o, _ := src.Ownership(ctx, l)
+		target = o.Peer
+	}
+	if _, err := admin.Move(ctx, l, target); err != nil {
+		t.Fatalf("re-running the move to %s: %v", target, err)
+	}
+	w.halt()
+	mustHaveOnce(t, set, st, w.names())
+	mustCheck(t, admin)
+}
