@@ -97,30 +97,30 @@ func older(name string, id int64) bool {
 	return err == nil && n < id
 }
 
-// filter is a publication row filter on logical shards ls (simple built-in operators only).
-func filter(ls []int) string {
-	parts := make([]string, len(ls))
-	for i, l := range ls {
-		parts[i] = strconv.Itoa(l)
+// filter is a publication row filter on logical shards logicals (simple built-in operators only).
+func filter(logicals []int) string {
+	parts := make([]string, len(logicals))
+	for i, logical := range logicals {
+		parts[i] = strconv.Itoa(logical)
 	}
 	return "WHERE (logical_shard IN (" + strings.Join(parts, ", ") + "))"
 }
 
-// Publish starts the source side of move id (named name) of logical shards ls: a publication
+// Publish starts the source side of move id (named name) of logical shards logicals: a publication
 // of their rows and of the move's catch-up marker, and a logical replication slot created
 // before the subscription (a subscription to the same cluster cannot create its own). The
-// database must own every one of ls.
-func (d *DB) Publish(ctx context.Context, id int64, ls []int, name string) error {
-	if !moveObject.MatchString(name) || len(ls) == 0 {
-		return fmt.Errorf("postgres %s: invalid move %q of %d logical shards", d.name, name, len(ls))
+// database must own every one of logicals.
+func (d *DB) Publish(ctx context.Context, id int64, logicals []int, name string) error {
+	if !moveObject.MatchString(name) || len(logicals) == 0 {
+		return fmt.Errorf("postgres %s: invalid move %q of %d logical shards", d.name, name, len(logicals))
 	}
 	err := d.admin(ctx, "publishing logical shards", id, func(tx pgx.Tx) error {
 		var owned int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM shard_owned WHERE logical_shard = ANY($1::integer[]) AND state = 'owned'`, ls).Scan(&owned); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM shard_owned WHERE logical_shard = ANY($1::integer[]) AND state = 'owned'`, logicals).Scan(&owned); err != nil {
 			return fmt.Errorf("reading ownership: %w", err)
 		}
-		if owned != len(ls) {
-			return fmt.Errorf("owns %d of the %d logical shards to move", owned, len(ls))
+		if owned != len(logicals) {
+			return fmt.Errorf("owns %d of the %d logical shards to move", owned, len(logicals))
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM shard_marker WHERE move_id <> $1`, id); err != nil {
 			return err
@@ -132,7 +132,7 @@ func (d *DB) Publish(ctx context.Context, id int64, ls []int, name string) error
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, name).Scan(&exists); err != nil || exists {
 			return err
 		}
-		f := filter(ls)
+		f := filter(logicals)
 		_, err := tx.Exec(ctx, fmt.Sprintf(`CREATE PUBLICATION %s FOR TABLE accounts %s, sessions %s, shard_marker WHERE (move_id = %d)`, name, f, f, id))
 		return err
 	})
@@ -152,16 +152,16 @@ func (d *DB) SlotExists(ctx context.Context, name string) (bool, error) {
 }
 
 // Subscribe starts the target side of move id: it drops any earlier move's subscription and
-// the rows of logical shards ls here, marks them incoming from source "from", and subscribes
+// the rows of logical shards logicals here, marks them incoming from source "from", and subscribes
 // to the source's publication through conninfo (a credential of the admin command, kept in
-// the catalog only until the move ends). The database must own none of ls.
-func (d *DB) Subscribe(ctx context.Context, id int64, ls []int, from, name, conninfo string) error {
+// the catalog only until the move ends). The database must own none of logicals.
+func (d *DB) Subscribe(ctx context.Context, id int64, logicals []int, from, name, conninfo string) error {
 	if !moveObject.MatchString(name) {
 		return fmt.Errorf("postgres %s: invalid move name %q", d.name, name)
 	}
 	return d.admin(ctx, "subscribing to logical shards", id, func(tx pgx.Tx) error {
 		var owned int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM shard_owned WHERE logical_shard = ANY($1::integer[]) AND state = 'owned'`, ls).Scan(&owned); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM shard_owned WHERE logical_shard = ANY($1::integer[]) AND state = 'owned'`, logicals).Scan(&owned); err != nil {
 			return fmt.Errorf("reading ownership: %w", err)
 		}
 		if owned > 0 {
@@ -174,7 +174,7 @@ func (d *DB) Subscribe(ctx context.Context, id int64, ls []int, from, name, conn
 			`DELETE FROM accounts WHERE logical_shard = ANY($1::integer[])`, // sessions cascade
 			`DELETE FROM sessions WHERE logical_shard = ANY($1::integer[])`,
 		} {
-			if _, err := tx.Exec(ctx, q, ls); err != nil {
+			if _, err := tx.Exec(ctx, q, logicals); err != nil {
 				return err
 			}
 		}
@@ -183,7 +183,7 @@ func (d *DB) Subscribe(ctx context.Context, id int64, ls []int, from, name, conn
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO shard_owned (logical_shard, state, peer, move_id)
 			SELECT unnest($1::integer[]), 'incoming', $2, $3
-			ON CONFLICT (logical_shard) DO UPDATE SET state = 'incoming', peer = $2, move_id = $3, changed_at = now()`, ls, from, id); err != nil {
+			ON CONFLICT (logical_shard) DO UPDATE SET state = 'incoming', peer = $2, move_id = $3, changed_at = now()`, logicals, from, id); err != nil {
 			return err
 		}
 		// synchronous_commit = on: what the target applied is durable (and on its synchronous
@@ -274,12 +274,12 @@ SELECT b, count(*) || '/' || sum(('x' || encode(substr(h, 1, 8), 'hex'))::bit(64
 	sum(('x' || encode(substr(h, 9, 8), 'hex'))::bit(64)::bigint::numeric)
 FROM r WHERE $2::integer[] IS NULL OR b = ANY($2::integer[]) GROUP BY b`
 
-// Buckets computes the buckets of logical shards ls (only those listed, or all when only is
+// Buckets computes the buckets of logical shards logicals (only those listed, or all when only is
 // nil) on one snapshot.
-func (d *DB) Buckets(ctx context.Context, ls, only []int) (Buckets, error) {
+func (d *DB) Buckets(ctx context.Context, logicals, only []int) (Buckets, error) {
 	out := Buckets{}
 	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, bucketSQL, ls, only)
+		rows, err := tx.Query(ctx, bucketSQL, logicals, only)
 		if err != nil {
 			return err
 		}
@@ -298,20 +298,20 @@ func (d *DB) Buckets(ctx context.Context, ls, only []int) (Buckets, error) {
 // shards: their writers queue behind it (fairly: the lock manager lets no new shared holder
 // past a waiting exclusive one) and readers do not wait.
 type Pause struct {
-	db      *DB
-	conn    *pgxpool.Conn
-	tx      pgx.Tx
-	ls      []int
-	id      int64
-	Started time.Time // when the locks were requested: writers queue from then on
+	db       *DB
+	conn     *pgxpool.Conn
+	tx       pgx.Tx
+	logicals []int
+	id       int64
+	Started  time.Time // when the locks were requested: writers queue from then on
 }
 
 // shardLockClass is the first key of the per-logical-shard advisory locks ("hell").
 const shardLockClass = 0x68656c6c
 
-// Pause takes the exclusive write locks of logical shards ls (in ascending order) for move id,
+// Pause takes the exclusive write locks of logical shards logicals (in ascending order) for move id,
 // waiting at most lockTimeout for writers in flight. The database must own every one.
-func (d *DB) Pause(ctx context.Context, id int64, ls []int, lockTimeout time.Duration) (*Pause, error) {
+func (d *DB) Pause(ctx context.Context, id int64, logicals []int, lockTimeout time.Duration) (*Pause, error) {
 	conn, err := d.pool.Acquire(ctx)
 	if err != nil {
 		return nil, d.wrap("pausing writes", err)
@@ -321,7 +321,7 @@ func (d *DB) Pause(ctx context.Context, id int64, ls []int, lockTimeout time.Dur
 		conn.Release()
 		return nil, d.wrap("pausing writes", err)
 	}
-	p := &Pause{db: d, conn: conn, tx: tx, ls: slices.Sorted(slices.Values(ls)), id: id}
+	p := &Pause{db: d, conn: conn, tx: tx, logicals: slices.Sorted(slices.Values(logicals)), id: id}
 	fail := func(err error) (*Pause, error) {
 		p.Release()
 		if errors.Is(err, ErrFenced) {
@@ -337,15 +337,15 @@ func (d *DB) Pause(ctx context.Context, id int64, ls []int, lockTimeout time.Dur
 	}
 	p.Started = time.Now()
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::integer, l) FROM unnest($2::integer[]) WITH ORDINALITY AS t(l, i) ORDER BY i`,
-		shardLockClass, p.ls); err != nil {
+		shardLockClass, p.logicals); err != nil {
 		return fail(err)
 	}
 	var owned int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM shard_owned WHERE logical_shard = ANY($1::integer[]) AND state = 'owned'`, p.ls).Scan(&owned); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM shard_owned WHERE logical_shard = ANY($1::integer[]) AND state = 'owned'`, p.logicals).Scan(&owned); err != nil {
 		return fail(err)
 	}
-	if owned != len(p.ls) {
-		return fail(fmt.Errorf("cannot pause: owns %d of the %d logical shards to move", owned, len(p.ls)))
+	if owned != len(p.logicals) {
+		return fail(fmt.Errorf("cannot pause: owns %d of the %d logical shards to move", owned, len(p.logicals)))
 	}
 	return p, nil
 }
@@ -355,7 +355,7 @@ func (d *DB) Pause(ctx context.Context, id int64, ls []int, lockTimeout time.Dur
 func (p *Pause) Switch(ctx context.Context, peer string) error {
 	defer p.conn.Release()
 	if _, err := p.tx.Exec(ctx, `UPDATE shard_owned SET state = 'moved', peer = $2, move_id = $3, changed_at = now()
-		WHERE logical_shard = ANY($1::integer[])`, p.ls, peer, p.id); err != nil {
+		WHERE logical_shard = ANY($1::integer[])`, p.logicals, peer, p.id); err != nil {
 		_ = p.tx.Rollback(context.Background())
 		return p.db.wrap("switching", err)
 	}
@@ -373,9 +373,9 @@ func (p *Pause) Release() {
 // more may arrive from the sources, which have switched) and promotes those copies, in one
 // fenced transaction. Re-running it is harmless.
 func (d *DB) Takeover(ctx context.Context, id int64, moves map[int]int64) error {
-	ls, ids := make([]int, 0, len(moves)), make([]int64, 0, len(moves))
-	for l, m := range moves {
-		ls, ids = append(ls, l), append(ids, m)
+	logicals, ids := make([]int, 0, len(moves)), make([]int64, 0, len(moves))
+	for logical, m := range moves {
+		logicals, ids = append(logicals, logical), append(ids, m)
 	}
 	return d.admin(ctx, "taking over logical shards", id, func(tx pgx.Tx) error {
 		if err := dropSubscriptions(ctx, tx, id+1); err != nil {
@@ -383,12 +383,12 @@ func (d *DB) Takeover(ctx context.Context, id int64, moves map[int]int64) error 
 		}
 		tag, err := tx.Exec(ctx, `UPDATE shard_owned o SET state = 'owned', peer = '', changed_at = now()
 			FROM unnest($1::integer[], $2::bigint[]) AS t(l, m)
-			WHERE o.logical_shard = t.l AND (o.state = 'owned' OR (o.state = 'incoming' AND o.move_id = t.m))`, ls, ids)
+			WHERE o.logical_shard = t.l AND (o.state = 'owned' OR (o.state = 'incoming' AND o.move_id = t.m))`, logicals, ids)
 		if err != nil {
 			return err
 		}
-		if int(tag.RowsAffected()) != len(ls) {
-			return fmt.Errorf("holds the copies of %d of the %d logical shards to take over", tag.RowsAffected(), len(ls))
+		if int(tag.RowsAffected()) != len(logicals) {
+			return fmt.Errorf("holds the copies of %d of the %d logical shards to take over", tag.RowsAffected(), len(logicals))
 		}
 		return nil
 	})

@@ -265,27 +265,27 @@ func (d *DB) applyOne(ctx context.Context, m migrate.Migration) (bool, error) {
 const ownerRead = `SELECT state, peer, move_id FROM shard_owned WHERE logical_shard = $1::integer`
 
 // owned runs a read whose first three result columns are the ownership state, peer and move id
-// of logical shard l, and whose other columns go to dest.
-func (d *DB) owned(ctx context.Context, op string, l int, query string, args []any, dest ...any) error {
+// of logical shard logical, and whose other columns go to dest.
+func (d *DB) owned(ctx context.Context, op string, logical int, query string, args []any, dest ...any) error {
 	ctx, cancel := d.callCtx(ctx)
 	defer cancel()
 	var o ownerCols
 	err := d.pool.QueryRow(ctx, query, args...).Scan(o.dest(dest)...)
-	return d.ownerErr(op, l, &o, err)
+	return d.ownerErr(op, logical, &o, err)
 }
 
 // write runs a write like owned, in one round trip and one implicit transaction, after taking
-// logical shard l's shared write lock: a transaction-level advisory lock, so no heap write and
+// logical shard logical's shared write lock: a transaction-level advisory lock, so no heap write and
 // no MultiXact per statement, and fair (a waiting pause lets no new writer past). The write is
 // a second statement, so its snapshot is taken after the lock: it sees a switch that committed
 // while it waited.
-func (d *DB) write(ctx context.Context, op string, l int, query string, args []any, dest ...any) error {
+func (d *DB) write(ctx context.Context, op string, logical int, query string, args []any, dest ...any) error {
 	ctx, cancel := d.callCtx(ctx)
 	defer cancel()
 	var o ownerCols
 	var rowErr error
 	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_advisory_xact_lock_shared($1::integer, $2::integer)`, shardLockClass, l)
+	b.Queue(`SELECT pg_advisory_xact_lock_shared($1::integer, $2::integer)`, shardLockClass, logical)
 	b.Queue(query, args...).QueryRow(func(row pgx.Row) error {
 		rowErr = row.Scan(o.dest(dest)...)
 		return nil
@@ -294,7 +294,7 @@ func (d *DB) write(ctx context.Context, op string, l int, query string, args []a
 	if err == nil {
 		err = rowErr
 	}
-	return d.ownerErr(op, l, &o, err)
+	return d.ownerErr(op, logical, &o, err)
 }
 
 type ownerCols struct {
@@ -307,29 +307,29 @@ func (o *ownerCols) dest(rest []any) []any {
 	return append([]any{&o.state, &o.peer, &o.moveID}, rest...)
 }
 
-func (d *DB) ownerErr(op string, l int, o *ownerCols, err error) error {
+func (d *DB) ownerErr(op string, logical int, o *ownerCols, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return &NotOwnerError{Database: d.name, Logical: l}
+		return &NotOwnerError{Database: d.name, Logical: logical}
 	}
 	if err != nil {
 		return d.wrap(op, err)
 	}
 	if o.state != Owned {
-		return &NotOwnerError{Database: d.name, Logical: l, State: o.state, Peer: o.peer, MoveID: o.moveID}
+		return &NotOwnerError{Database: d.name, Logical: logical, State: o.state, Peer: o.peer, MoveID: o.moveID}
 	}
 	return nil
 }
 
-// CreateAccount inserts a, whose logical shard is l.
-func (d *DB) CreateAccount(ctx context.Context, l int, a account.Account) error {
+// CreateAccount inserts a, whose logical shard is logical.
+func (d *DB) CreateAccount(ctx context.Context, logical int, a account.Account) error {
 	var n int
-	err := d.write(ctx, "inserting account", l, `
+	err := d.write(ctx, "inserting account", logical, `
 		WITH o AS (`+ownerRead+`),
 		ins AS (INSERT INTO accounts (username, logical_shard, password_hash, created_at)
 			SELECT $2::text, $1::integer, $3::text, $4::timestamptz FROM o WHERE o.state = 'owned'
 			ON CONFLICT (username) DO NOTHING RETURNING 1)
 		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM ins) FROM o`,
-		[]any{l, a.Username, a.PasswordHash, a.CreatedAt.UTC()}, &n)
+		[]any{logical, a.Username, a.PasswordHash, a.CreatedAt.UTC()}, &n)
 	if err != nil {
 		return err
 	}
@@ -339,14 +339,14 @@ func (d *DB) CreateAccount(ctx context.Context, l int, a account.Account) error 
 	return nil
 }
 
-// GetAccount loads the account username of logical shard l.
-func (d *DB) GetAccount(ctx context.Context, l int, username string) (account.Account, error) {
+// GetAccount loads the account username of logical shard logical.
+func (d *DB) GetAccount(ctx context.Context, logical int, username string) (account.Account, error) {
 	var hash, devices *string
 	var created *time.Time
-	err := d.owned(ctx, "loading account", l, `
+	err := d.owned(ctx, "loading account", logical, `
 		SELECT o.state, o.peer, o.move_id, a.password_hash, a.created_at, a.devices
 		FROM shard_owned o LEFT JOIN accounts a ON a.username = $2
-		WHERE o.logical_shard = $1`, []any{l, username}, &hash, &created, &devices)
+		WHERE o.logical_shard = $1`, []any{logical, username}, &hash, &created, &devices)
 	if err != nil {
 		return account.Account{}, err
 	}
@@ -356,53 +356,53 @@ func (d *DB) GetAccount(ctx context.Context, l int, username string) (account.Ac
 	return account.Account{Username: username, PasswordHash: *hash, CreatedAt: created.UTC(), Devices: strings.Fields(*devices)}, nil
 }
 
-// AddDevice makes device the newest of username's trusted devices (logical shard l), keeping
+// AddDevice makes device the newest of username's trusted devices (logical shard logical), keeping
 // the newest account.MaxDevices, in one statement.
-func (d *DB) AddDevice(ctx context.Context, l int, username, device string) error {
-	return d.writeOne(ctx, "adding device", l, `
+func (d *DB) AddDevice(ctx context.Context, logical int, username, device string) error {
+	return d.writeOne(ctx, "adding device", logical, `
 		WITH o AS (`+ownerRead+`),
 		w AS (UPDATE accounts a SET devices = (
 				SELECT array_to_string(x[greatest(cardinality(x) - $4::integer + 1, 1):], ' ')
 				FROM (SELECT array_append(array_remove(string_to_array(a.devices, ' '), $3::text), $3::text) AS x) n)
 			WHERE username = $2 AND EXISTS (SELECT 1 FROM o WHERE o.state = 'owned') RETURNING 1)
-		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, l, username, device, account.MaxDevices)
+		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, logical, username, device, account.MaxDevices)
 }
 
 // ForgetDevices removes device ("" : every device) from username's trusted devices.
-func (d *DB) ForgetDevices(ctx context.Context, l int, username, device string) error {
-	return d.writeOne(ctx, "forgetting devices", l, `
+func (d *DB) ForgetDevices(ctx context.Context, logical int, username, device string) error {
+	return d.writeOne(ctx, "forgetting devices", logical, `
 		WITH o AS (`+ownerRead+`),
 		w AS (UPDATE accounts SET devices = CASE WHEN $3::text = '' THEN ''
 				ELSE array_to_string(array_remove(string_to_array(devices, ' '), $3::text), ' ') END
 			WHERE username = $2 AND EXISTS (SELECT 1 FROM o WHERE o.state = 'owned') RETURNING 1)
-		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, l, username, device)
+		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, logical, username, device)
 }
 
-// UpdatePasswordHash replaces the password hash of username (logical shard l).
-func (d *DB) UpdatePasswordHash(ctx context.Context, l int, username, hash string) error {
-	return d.writeOne(ctx, "updating password hash", l, `
+// UpdatePasswordHash replaces the password hash of username (logical shard logical).
+func (d *DB) UpdatePasswordHash(ctx context.Context, logical int, username, hash string) error {
+	return d.writeOne(ctx, "updating password hash", logical, `
 		WITH o AS (`+ownerRead+`),
 		w AS (UPDATE accounts SET password_hash = $3
 			WHERE username = $2 AND EXISTS (SELECT 1 FROM o WHERE o.state = 'owned') RETURNING 1)
-		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, l, username, hash)
+		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, logical, username, hash)
 }
 
-// CreateSession inserts s, whose username's logical shard is l.
-func (d *DB) CreateSession(ctx context.Context, l int, s account.Session) error {
-	return d.writeOne(ctx, "inserting session", l, `
+// CreateSession inserts s, whose username's logical shard is logical.
+func (d *DB) CreateSession(ctx context.Context, logical int, s account.Session) error {
+	return d.writeOne(ctx, "inserting session", logical, `
 		WITH o AS (`+ownerRead+`),
 		w AS (INSERT INTO sessions (username, token_hash, logical_shard, expires_at)
 			SELECT $2::text, $3::bytea, $1::integer, $4::timestamptz FROM o WHERE o.state = 'owned' RETURNING 1)
-		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, l, s.Username, s.TokenHash, s.ExpiresAt.UTC())
+		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, logical, s.Username, s.TokenHash, s.ExpiresAt.UTC())
 }
 
-// GetSession loads the session of username (logical shard l) whose token hashes to tokenHash.
-func (d *DB) GetSession(ctx context.Context, l int, username string, tokenHash []byte) (account.Session, error) {
+// GetSession loads the session of username (logical shard logical) whose token hashes to tokenHash.
+func (d *DB) GetSession(ctx context.Context, logical int, username string, tokenHash []byte) (account.Session, error) {
 	var exp *time.Time
-	err := d.owned(ctx, "loading session", l, `
+	err := d.owned(ctx, "loading session", logical, `
 		SELECT o.state, o.peer, o.move_id, s.expires_at
 		FROM shard_owned o LEFT JOIN sessions s ON s.username = $2 AND s.token_hash = $3
-		WHERE o.logical_shard = $1`, []any{l, username, tokenHash}, &exp)
+		WHERE o.logical_shard = $1`, []any{logical, username, tokenHash}, &exp)
 	if err != nil {
 		return account.Session{}, err
 	}
@@ -412,19 +412,19 @@ func (d *DB) GetSession(ctx context.Context, l int, username string, tokenHash [
 	return account.Session{Username: username, TokenHash: tokenHash, ExpiresAt: exp.UTC()}, nil
 }
 
-// DeleteSession deletes one session of username (logical shard l).
-func (d *DB) DeleteSession(ctx context.Context, l int, username string, tokenHash []byte) error {
-	return d.writeOne(ctx, "deleting session", l, `
+// DeleteSession deletes one session of username (logical shard logical).
+func (d *DB) DeleteSession(ctx context.Context, logical int, username string, tokenHash []byte) error {
+	return d.writeOne(ctx, "deleting session", logical, `
 		WITH o AS (`+ownerRead+`),
 		w AS (DELETE FROM sessions WHERE username = $2 AND token_hash = $3
 			AND EXISTS (SELECT 1 FROM o WHERE o.state = 'owned') RETURNING 1)
-		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, l, username, tokenHash)
+		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM w) FROM o`, logical, username, tokenHash)
 }
 
 // writeOne runs an ownership-checked write that must touch exactly one row.
-func (d *DB) writeOne(ctx context.Context, op string, l int, query string, args ...any) error {
+func (d *DB) writeOne(ctx context.Context, op string, logical int, query string, args ...any) error {
 	var n int
-	if err := d.write(ctx, op, l, query, args, &n); err != nil {
+	if err := d.write(ctx, op, logical, query, args, &n); err != nil {
 		return err
 	}
 	if n == 0 {

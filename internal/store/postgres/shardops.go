@@ -44,10 +44,10 @@ var ErrFenced = errors.New("a newer shard operation has taken over (fenced)")
 // ErrMapConflict: the map version exists with another body (another mover published it).
 var ErrMapConflict = errors.New("that shard map version already exists with another body")
 
-// Ownership returns the ownership row of logical shard l.
-func (d *DB) Ownership(ctx context.Context, l int) (Ownership, error) {
+// Ownership returns the ownership row of logical shard logical.
+func (d *DB) Ownership(ctx context.Context, logical int) (Ownership, error) {
 	var o Ownership
-	err := d.pool.QueryRow(ctx, `SELECT state, peer, move_id FROM shard_owned WHERE logical_shard = $1`, l).Scan(&o.State, &o.Peer, &o.MoveID)
+	err := d.pool.QueryRow(ctx, `SELECT state, peer, move_id FROM shard_owned WHERE logical_shard = $1`, logical).Scan(&o.State, &o.Peer, &o.MoveID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Ownership{}, nil
 	}
@@ -60,12 +60,12 @@ func (d *DB) Owned(ctx context.Context) (owned []int, rows int, err error) {
 	if err != nil {
 		return nil, 0, d.wrap("reading ownership", err)
 	}
-	var l int
+	var logical int
 	var state State
-	_, err = pgx.ForEachRow(r, []any{&l, &state}, func() error {
+	_, err = pgx.ForEachRow(r, []any{&logical, &state}, func() error {
 		rows++
 		if state == Owned {
-			owned = append(owned, l)
+			owned = append(owned, logical)
 		}
 		return nil
 	})
@@ -133,11 +133,11 @@ func (d *DB) LockBootstrap(ctx context.Context) (unlock func(), err error) {
 	}, nil
 }
 
-// ClaimFirst makes the database the owner of logical shards ls and stores the first shard map
+// ClaimFirst makes the database the owner of logical shards logicals (of count) and stores the first shard map
 // (version, body) in one transaction. It fails, changing nothing, when the database holds
 // another first map (ErrMapConflict), was placed with another logical shard count, or already
-// serves a logical shard outside ls.
-func (d *DB) ClaimFirst(ctx context.Context, logical int, ls []int, version int64, body []byte) error {
+// serves a logical shard outside logicals.
+func (d *DB) ClaimFirst(ctx context.Context, count int, logicals []int, version int64, body []byte) error {
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		// Serialises claims even when a caller's session lock was lost (not the same key: the
 		// caller holds that one on another connection).
@@ -148,11 +148,11 @@ func (d *DB) ClaimFirst(ctx context.Context, logical int, ls []int, version int6
 		if err := tx.QueryRow(ctx, `SELECT logical_shards FROM shard_meta`).Scan(&placed); err != nil {
 			return err
 		}
-		if placed != 0 && placed != logical {
-			return fmt.Errorf("its rows were placed with %d logical shards, not %d: logical_shards may never change", placed, logical)
+		if placed != 0 && placed != count {
+			return fmt.Errorf("its rows were placed with %d logical shards, not %d: logical_shards may never change", placed, count)
 		}
 		var extra int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM shard_owned WHERE state = 'owned' AND NOT logical_shard = ANY($1::integer[])`, ls).Scan(&extra); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM shard_owned WHERE state = 'owned' AND NOT logical_shard = ANY($1::integer[])`, logicals).Scan(&extra); err != nil {
 			return err
 		}
 		if extra > 0 {
@@ -162,10 +162,10 @@ func (d *DB) ClaimFirst(ctx context.Context, logical int, ls []int, version int6
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO shard_owned (logical_shard, state)
-			SELECT unnest($1::integer[]), 'owned' ON CONFLICT (logical_shard) DO NOTHING`, ls); err != nil {
+			SELECT unnest($1::integer[]), 'owned' ON CONFLICT (logical_shard) DO NOTHING`, logicals); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE shard_meta SET logical_shards = $1`, logical)
+		_, err := tx.Exec(ctx, `UPDATE shard_meta SET logical_shards = $1`, count)
 		return err
 	})
 	if errors.Is(err, ErrMapConflict) {
@@ -202,29 +202,29 @@ func writeMapTx(ctx context.Context, tx pgx.Tx, version int64, body []byte) erro
 	return nil
 }
 
-// Promote turns the copy of move moveID into the owner of logical shard l: the serving path
+// Promote turns the copy of move moveID into the owner of logical shard logical: the serving path
 // does it when it finds the source's pointer of that move and the mover has not yet. A copy of
 // any other move (an older pointer) is never promoted.
-func (d *DB) Promote(ctx context.Context, l int, moveID int64) (bool, error) {
+func (d *DB) Promote(ctx context.Context, logical int, moveID int64) (bool, error) {
 	tag, err := d.pool.Exec(ctx, `UPDATE shard_owned SET state = 'owned', peer = '', changed_at = now()
-		WHERE logical_shard = $1 AND state = 'incoming' AND move_id = $2 AND move_id > 0`, l, moveID)
+		WHERE logical_shard = $1 AND state = 'incoming' AND move_id = $2 AND move_id > 0`, logical, moveID)
 	if err != nil {
 		return false, d.wrap("promoting logical shard", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
 
-// DeleteLogical deletes the rows of logical shards ls in batches where the database owns them
+// DeleteLogical deletes the rows of logical shards logicals in batches where the database owns them
 // no longer (the source after a move, or a copy left by an abandoned one), and returns how
 // many accounts it deleted. Callers drop the moves' replication objects first
 // (DropMoveObjects), or the deletions would be replicated to the new owner.
-func (d *DB) DeleteLogical(ctx context.Context, ls []int, batch int) (int64, error) {
+func (d *DB) DeleteLogical(ctx context.Context, logicals []int, batch int) (int64, error) {
 	var total int64
 	for {
 		tag, err := d.pool.Exec(ctx, `DELETE FROM accounts WHERE username IN (
 				SELECT a.username FROM accounts a WHERE a.logical_shard = ANY($1::integer[])
 				AND NOT EXISTS (SELECT 1 FROM shard_owned o WHERE o.logical_shard = a.logical_shard AND o.state IN ('owned', 'incoming'))
-				LIMIT $2)`, ls, batch)
+				LIMIT $2)`, logicals, batch)
 		if err != nil {
 			return total, d.wrap("deleting moved rows", err)
 		}
@@ -237,10 +237,10 @@ func (d *DB) DeleteLogical(ctx context.Context, ls []int, batch int) (int64, err
 	return total, nil
 }
 
-// Counts counts the accounts and sessions of logical shards ls.
-func (d *DB) Counts(ctx context.Context, ls []int) (accounts, sessions int64, err error) {
+// Counts counts the accounts and sessions of logical shards logicals.
+func (d *DB) Counts(ctx context.Context, logicals []int) (accounts, sessions int64, err error) {
 	err = d.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM accounts WHERE logical_shard = ANY($1::integer[])),
-		(SELECT count(*) FROM sessions WHERE logical_shard = ANY($1::integer[]))`, ls).Scan(&accounts, &sessions)
+		(SELECT count(*) FROM sessions WHERE logical_shard = ANY($1::integer[]))`, logicals).Scan(&accounts, &sessions)
 	return accounts, sessions, d.wrap("counting logical shard", err)
 }
 
@@ -295,17 +295,17 @@ func (d *DB) LatestMap(ctx context.Context) (int64, []byte, error) {
 	return v, body, d.wrap("reading shard map", err)
 }
 
-// Misplaced streams the usernames of the accounts and sessions of logical shards ls (or of
-// every logical shard the database owns, when ls is nil) and counts the rows whose stored logical shard is
+// Misplaced streams the usernames of the accounts and sessions of logical shards logicals (or of
+// every logical shard the database owns, when logicals is nil) and counts the rows whose stored logical shard is
 // not the hash of their username over n logical shards; it returns up to limit examples. Rows
 // are streamed, never held.
-func (d *DB) Misplaced(ctx context.Context, n int, ls []int, limit int) (rows, bad int64, examples []string, err error) {
+func (d *DB) Misplaced(ctx context.Context, n int, logicals []int, limit int) (rows, bad int64, examples []string, err error) {
 	q := `SELECT t.username, t.logical_shard FROM (
 			SELECT username, logical_shard FROM accounts UNION ALL SELECT username, logical_shard FROM sessions) t`
 	args := []any{}
-	if ls != nil {
+	if logicals != nil {
 		q += ` WHERE t.logical_shard = ANY($1::integer[])`
-		args = append(args, ls)
+		args = append(args, logicals)
 	} else {
 		q += ` JOIN shard_owned o ON o.logical_shard = t.logical_shard AND o.state = 'owned'`
 	}
@@ -355,37 +355,37 @@ func (d *DB) Ownerships(ctx context.Context) (map[int]Ownership, error) {
 		return nil, d.wrap("reading ownership", err)
 	}
 	out := map[int]Ownership{}
-	var l int
+	var logical int
 	var o Ownership
-	_, err = pgx.ForEachRow(rows, []any{&l, &o.State, &o.Peer, &o.MoveID}, func() error {
-		out[l] = o
+	_, err = pgx.ForEachRow(rows, []any{&logical, &o.State, &o.Peer, &o.MoveID}, func() error {
+		out[logical] = o
 		return nil
 	})
 	return out, d.wrap("reading ownership", err)
 }
 
-// Join records, fenced by move id, that the database's rows are placed with logical logical
+// Join records, fenced by move id, that the database's rows are placed with count logical
 // shards: a new shard joining a set. It fails when they were placed with another count.
-func (d *DB) Join(ctx context.Context, id int64, logical int) error {
+func (d *DB) Join(ctx context.Context, id int64, count int) error {
 	return d.admin(ctx, "joining the set", id, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE shard_meta SET logical_shards = $1 WHERE logical_shards IN (0, $1)`, logical)
+		tag, err := tx.Exec(ctx, `UPDATE shard_meta SET logical_shards = $1 WHERE logical_shards IN (0, $1)`, count)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("its rows were placed with another number of logical shards than %d", logical)
+			return fmt.Errorf("its rows were placed with another number of logical shards than %d", count)
 		}
 		return nil
 	})
 }
 
-// DropIncoming forgets, fenced by move id, the copies of logical shards ls left here by moves
+// DropIncoming forgets, fenced by move id, the copies of logical shards logicals left here by moves
 // before id that never switched (abandoned when a newer move settled them elsewhere), so their
-// rows can be deleted. Callers run it only on shards that do not own ls, after the owner took
+// rows can be deleted. Callers run it only on shards that do not own logicals, after the owner took
 // over.
-func (d *DB) DropIncoming(ctx context.Context, id int64, ls []int) error {
+func (d *DB) DropIncoming(ctx context.Context, id int64, logicals []int) error {
 	return d.admin(ctx, "dropping abandoned copies", id, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `DELETE FROM shard_owned WHERE logical_shard = ANY($1::integer[]) AND state = 'incoming' AND move_id < $2`, ls, id)
+		_, err := tx.Exec(ctx, `DELETE FROM shard_owned WHERE logical_shard = ANY($1::integer[]) AND state = 'incoming' AND move_id < $2`, logicals, id)
 		return err
 	})
 }

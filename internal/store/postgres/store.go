@@ -70,7 +70,7 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	return n, s.db.wrap("claiming logical shards", err)
 }
 
-func logical(username string) int { return shardkey.Logical(username, shardkey.DefaultLogicalShards) }
+func logicalOf(username string) int { return shardkey.Logical(username, shardkey.DefaultLogicalShards) }
 
 // notOwned turns an ownership refusal, which a single database never expects, into an error.
 func notOwned(err error) error {
@@ -82,37 +82,37 @@ func notOwned(err error) error {
 }
 
 func (s *Store) CreateAccount(ctx context.Context, a account.Account) error {
-	return notOwned(s.db.CreateAccount(ctx, logical(a.Username), a))
+	return notOwned(s.db.CreateAccount(ctx, logicalOf(a.Username), a))
 }
 
 func (s *Store) GetAccount(ctx context.Context, username string) (account.Account, error) {
-	a, err := s.db.GetAccount(ctx, logical(username), username)
+	a, err := s.db.GetAccount(ctx, logicalOf(username), username)
 	return a, notOwned(err)
 }
 
 func (s *Store) UpdatePasswordHash(ctx context.Context, username, hash string) error {
-	return notOwned(s.db.UpdatePasswordHash(ctx, logical(username), username, hash))
+	return notOwned(s.db.UpdatePasswordHash(ctx, logicalOf(username), username, hash))
 }
 
 func (s *Store) AddDevice(ctx context.Context, username, device string) error {
-	return notOwned(s.db.AddDevice(ctx, logical(username), username, device))
+	return notOwned(s.db.AddDevice(ctx, logicalOf(username), username, device))
 }
 
 func (s *Store) ForgetDevices(ctx context.Context, username, device string) error {
-	return notOwned(s.db.ForgetDevices(ctx, logical(username), username, device))
+	return notOwned(s.db.ForgetDevices(ctx, logicalOf(username), username, device))
 }
 
 func (s *Store) CreateSession(ctx context.Context, ss account.Session) error {
-	return notOwned(s.db.CreateSession(ctx, logical(ss.Username), ss))
+	return notOwned(s.db.CreateSession(ctx, logicalOf(ss.Username), ss))
 }
 
 func (s *Store) GetSession(ctx context.Context, username string, tokenHash []byte) (account.Session, error) {
-	ss, err := s.db.GetSession(ctx, logical(username), username, tokenHash)
+	ss, err := s.db.GetSession(ctx, logicalOf(username), username, tokenHash)
 	return ss, notOwned(err)
 }
 
 func (s *Store) DeleteSession(ctx context.Context, username string, tokenHash []byte) error {
-	return notOwned(s.db.DeleteSession(ctx, logical(username), username, tokenHash))
+	return notOwned(s.db.DeleteSession(ctx, logicalOf(username), username, tokenHash))
 }
 
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {

@@ -33,7 +33,7 @@ type AdminOptions struct {
 	PauseTimeout time.Duration
 	// Step, when set, is called at each step boundary of a move (tests inject crashes and
 	// interleavings there); an error stops the move as a crash would.
-	Step func(ctx context.Context, step Step, logical []int) error
+	Step func(ctx context.Context, step Step, moving []int) error
 
 	// staleLease (tests) skips the lease checks at step boundaries, so that a mover that lost
 	// its lease acts as one that does not know it yet: only the fencing in the databases stops it.
@@ -69,30 +69,30 @@ func NewAdmin(st *Store, o AdminOptions) *Admin {
 
 // step marks a step boundary: the lease is renewed (a mover that lost it stops here), then
 // the test hook runs.
-func (a *Admin) step(ctx context.Context, ls *lease, s Step, logical []int) error {
-	if ls != nil {
-		if err := ls.renew(ctx); err != nil {
+func (a *Admin) step(ctx context.Context, lease *moveLease, s Step, moving []int) error {
+	if lease != nil {
+		if err := lease.renew(ctx); err != nil {
 			return err
 		}
 	}
 	if a.opts.Step == nil {
 		return nil
 	}
-	if err := a.opts.Step(ctx, s, logical); err != nil {
+	if err := a.opts.Step(ctx, s, moving); err != nil {
 		return fmt.Errorf("stopped after step %s: %w", s, err)
 	}
 	return nil
 }
 
 // lease is the move lease held on the map's first shard ("home").
-type lease struct {
+type moveLease struct {
 	a     *Admin
 	home  *postgres.DB
 	epoch int64
 }
 
 // acquire takes the lease and returns it with the current map read under it.
-func (a *Admin) acquire(ctx context.Context) (*lease, *Map, error) {
+func (a *Admin) acquire(ctx context.Context) (*moveLease, *Map, error) {
 	m, err := a.st.current(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -105,35 +105,35 @@ func (a *Admin) acquire(ctx context.Context) (*lease, *Map, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ls := &lease{a: a, home: home, epoch: epoch}
+	lease := &moveLease{a: a, home: home, epoch: epoch}
 	if m, err = a.st.current(ctx); err != nil {
-		ls.release()
+		lease.release()
 		return nil, nil, err
 	}
-	return ls, m, nil
+	return lease, m, nil
 }
 
 // next renews the lease and returns a new move id.
-func (ls *lease) next(ctx context.Context) (int64, error) {
-	id, err := ls.home.NextMove(ctx, ls.epoch, ls.a.opts.LeaseTTL)
+func (lease *moveLease) next(ctx context.Context) (int64, error) {
+	id, err := lease.home.NextMove(ctx, lease.epoch, lease.a.opts.LeaseTTL)
 	if err != nil {
 		return 0, err
 	}
-	ls.epoch = id
+	lease.epoch = id
 	return id, nil
 }
 
-func (ls *lease) renew(ctx context.Context) error {
-	if ls.a.opts.staleLease {
+func (lease *moveLease) renew(ctx context.Context) error {
+	if lease.a.opts.staleLease {
 		return nil
 	}
-	return ls.home.RenewLease(ctx, ls.epoch, ls.a.opts.LeaseTTL)
+	return lease.home.RenewLease(ctx, lease.epoch, lease.a.opts.LeaseTTL)
 }
 
-func (ls *lease) release() {
+func (lease *moveLease) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = ls.home.ReleaseLease(ctx, ls.epoch)
+	_ = lease.home.ReleaseLease(ctx, lease.epoch)
 }
 
 // publish writes the next map version, fenced by the move id, as a compare-and-set: first on
@@ -141,8 +141,8 @@ func (ls *lease) release() {
 // anything else, so a mover that lost the lease writes no map anywhere; then on every other
 // shard. It fails when a shard holds that version with another body or has seen a newer
 // move.
-func (a *Admin) publish(ctx context.Context, ls *lease, id int64, m *Map) error {
-	if err := ls.home.WriteMap(ctx, id, m.Version, m.encode()); err != nil {
+func (a *Admin) publish(ctx context.Context, lease *moveLease, id int64, m *Map) error {
+	if err := lease.home.WriteMap(ctx, id, m.Version, m.encode()); err != nil {
 		return fmt.Errorf("publishing shard map version %d: %w", m.Version, err)
 	}
 	if _, refused := a.st.writeMap(ctx, id, m); refused != nil {
@@ -202,11 +202,11 @@ func (a *Admin) Add(ctx context.Context, name, dsn string) (*Map, error) {
 	if err := checkNoLiteralPassword(dsn); err != nil {
 		return nil, err
 	}
-	ls, m, err := a.acquire(ctx)
+	lease, m, err := a.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer ls.release()
+	defer lease.release()
 	if i := m.Index(name); i >= 0 {
 		if m.Shards[i].DSN == dsn {
 			return m, nil // already added: re-running is harmless
@@ -234,7 +234,7 @@ func (a *Admin) Add(ctx context.Context, name, dsn string) (*Map, error) {
 	if len(owned) > 0 || (meta.LogicalShards != 0 && meta.LogicalShards != m.LogicalShards) {
 		return nil, fmt.Errorf("shard %s already serves %d logical shards: it belongs to another set or to a single-database install", name, len(owned))
 	}
-	id, err := ls.next(ctx)
+	id, err := lease.next(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -243,22 +243,22 @@ func (a *Admin) Add(ctx context.Context, name, dsn string) (*Map, error) {
 	}
 	next := m.next()
 	next.Shards = append(next.Shards, MapShard{Name: name, DSN: dsn})
-	if err := a.publish(ctx, ls, id, next); err != nil {
+	if err := a.publish(ctx, lease, id, next); err != nil {
 		return nil, err
 	}
 	return next, nil
 }
 
 // Holders returns the names of the shards (of the map and the file) whose ownership rows say
-// they serve logical shard l.
-func (a *Admin) Holders(ctx context.Context, l int) ([]string, error) {
+// they serve logical shard logical.
+func (a *Admin) Holders(ctx context.Context, logical int) ([]string, error) {
 	var out []string
 	for _, name := range a.st.names() {
 		db, err := a.st.db(ctx, name)
 		if err != nil {
 			return nil, err
 		}
-		o, err := db.Ownership(ctx, l)
+		o, err := db.Ownership(ctx, logical)
 		if err != nil {
 			return nil, err
 		}

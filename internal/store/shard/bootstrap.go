@@ -114,9 +114,9 @@ func (s *Store) bootstrap(ctx context.Context) error {
 			return fmt.Errorf("cannot create the first shard map: the rows of shard %s were placed with %d logical shards "+
 				"but the shards file says logical_shards: %d; it may never change (set it to %d)", fs.Name, p, f.LogicalShards, p)
 		}
-		for _, l := range owned {
-			if l >= f.LogicalShards {
-				return fmt.Errorf("cannot create the first shard map: shard %s serves logical shard %d, beyond logical_shards: %d", fs.Name, l, f.LogicalShards)
+		for _, logical := range owned {
+			if logical >= f.LogicalShards {
+				return fmt.Errorf("cannot create the first shard map: shard %s serves logical shard %d, beyond logical_shards: %d", fs.Name, logical, f.LogicalShards)
 			}
 		}
 	}
@@ -129,15 +129,15 @@ func (s *Store) bootstrap(ctx context.Context) error {
 	}
 	if len(withRows) == 1 && len(infos[withRows[0]].owned) == f.LogicalShards {
 		// One database already serves everything: it keeps it all; `shards rebalance` spreads it.
-		for l := range m.Assign {
-			m.Assign[l] = withRows[0]
+		for logical := range m.Assign {
+			m.Assign[logical] = withRows[0]
 		}
 	}
 	for i, in := range infos {
-		for _, l := range in.owned {
-			if m.Assign[l] != i {
+		for _, logical := range in.owned {
+			if m.Assign[logical] != i {
 				return fmt.Errorf("cannot create the first shard map: shard %s serves logical shard %d already "+
-					"(a single database becoming the first shard must be the only one with data)", f.Shards[i].Name, l)
+					"(a single database becoming the first shard must be the only one with data)", f.Shards[i].Name, logical)
 			}
 		}
 		if in.accounts && len(in.owned) == 0 {

@@ -93,31 +93,31 @@ func (a *Admin) Check(ctx context.Context) (*Report, error) {
 		}
 	}
 	var noOwner, twoOwners, wrong, unfinished []string
-	for l := range m.LogicalShards {
+	for logical := range m.LogicalShards {
 		var owners []string
 		for i, name := range names {
 			if res[i].err != nil {
 				continue
 			}
-			switch res[i].own[l].State {
+			switch res[i].own[logical].State {
 			case postgres.Owned:
 				owners = append(owners, name)
 			case postgres.Incoming:
-				unfinished = append(unfinished, fmt.Sprintf("%d on %s (move %d)", l, name, res[i].own[l].MoveID))
+				unfinished = append(unfinished, fmt.Sprintf("%d on %s (move %d)", logical, name, res[i].own[logical].MoveID))
 			}
 		}
 		switch {
 		case len(owners) == 0:
-			noOwner = append(noOwner, fmt.Sprint(l))
+			noOwner = append(noOwner, fmt.Sprint(logical))
 		case len(owners) > 1:
-			twoOwners = append(twoOwners, fmt.Sprintf("%d (%s)", l, strings.Join(owners, ", ")))
-		case owners[0] != m.Owner(l):
-			wrong = append(wrong, fmt.Sprintf("%d (on %s, the map says %s)", l, owners[0], m.Owner(l)))
+			twoOwners = append(twoOwners, fmt.Sprintf("%d (%s)", logical, strings.Join(owners, ", ")))
+		case owners[0] != m.Owner(logical):
+			wrong = append(wrong, fmt.Sprintf("%d (on %s, the map says %s)", logical, owners[0], m.Owner(logical)))
 		}
 	}
-	list := func(what string, ls []string, hint string) {
-		if len(ls) > 0 {
-			rep.add("%d logical shards %s: %s%s", len(ls), what, strings.Join(ls[:min(10, len(ls))], ", "), hint)
+	list := func(what string, lease []string, hint string) {
+		if len(lease) > 0 {
+			rep.add("%d logical shards %s: %s%s", len(lease), what, strings.Join(lease[:min(10, len(lease))], ", "), hint)
 		}
 	}
 	list("have no owner", noOwner, " (a shard is down, or a move stopped after the switch: re-run it)")

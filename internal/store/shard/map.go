@@ -13,7 +13,7 @@ type Map struct {
 	Version       int64      `json:"version"`
 	LogicalShards int        `json:"logical_shards"`
 	Shards        []MapShard `json:"shards"`
-	// Assign[l] is the index in Shards of logical shard l's physical shard.
+	// Assign[i] is the index in Shards of logical shard i's physical shard.
 	Assign []int `json:"assign"`
 }
 
@@ -26,17 +26,17 @@ type MapShard struct {
 	DSN  string `json:"dsn"`
 }
 
-// RoundRobin is the initial map over shards: logical shard l goes to shards[l mod len(shards)].
-func RoundRobin(logical int, shards []MapShard) *Map {
-	m := &Map{Version: 1, LogicalShards: logical, Shards: slices.Clone(shards), Assign: make([]int, logical)}
-	for l := range m.Assign {
-		m.Assign[l] = l % len(shards)
+// RoundRobin is the initial map over shards: logical shard i goes to shards[i mod len(shards)].
+func RoundRobin(moving int, shards []MapShard) *Map {
+	m := &Map{Version: 1, LogicalShards: moving, Shards: slices.Clone(shards), Assign: make([]int, moving)}
+	for logical := range m.Assign {
+		m.Assign[logical] = logical % len(shards)
 	}
 	return m
 }
 
-// Owner returns the name of the physical shard that serves logical shard l.
-func (m *Map) Owner(l int) string { return m.Shards[m.Assign[l]].Name }
+// Owner returns the name of the physical shard that serves logical shard logical.
+func (m *Map) Owner(logical int) string { return m.Shards[m.Assign[logical]].Name }
 
 // Index returns the position of the physical shard name, or -1.
 func (m *Map) Index(name string) int {
@@ -49,8 +49,8 @@ func (m *Map) Held() map[string][]int {
 	for _, s := range m.Shards {
 		out[s.Name] = nil
 	}
-	for l, i := range m.Assign {
-		out[m.Shards[i].Name] = append(out[m.Shards[i].Name], l)
+	for logical, i := range m.Assign {
+		out[m.Shards[i].Name] = append(out[m.Shards[i].Name], logical)
 	}
 	return out
 }
@@ -96,8 +96,8 @@ type Move struct {
 func Plan(m *Map) []Move {
 	n, p := m.LogicalShards, len(m.Shards)
 	held := make([][]int, p)
-	for l, i := range m.Assign {
-		held[i] = append(held[i], l)
+	for logical, i := range m.Assign {
+		held[i] = append(held[i], logical)
 	}
 	// The shards holding the most keep the extra ones: fewer moves.
 	order := make([]int, p)
@@ -115,9 +115,9 @@ func Plan(m *Map) []Move {
 	var spare []Move
 	for i := range held {
 		for len(held[i]) > want[i] {
-			l := held[i][len(held[i])-1]
+			logical := held[i][len(held[i])-1]
 			held[i] = held[i][:len(held[i])-1]
-			spare = append(spare, Move{Logical: l, From: m.Shards[i].Name})
+			spare = append(spare, Move{Logical: logical, From: m.Shards[i].Name})
 		}
 	}
 	var out []Move

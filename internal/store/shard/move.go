@@ -32,34 +32,34 @@ type MoveResult struct {
 	Note string
 }
 
-// Move moves logical shard l to physical shard to, online, on logical replication:
+// Move moves logical shard logical to physical shard to, online, on logical replication:
 //
-//	lease, move id → publication on the source filtered to l, slot → subscription on the
-//	target (copy, then stream) → verify on snapshots → pause writes to l → wait for the
+//	lease, move id → publication on the source filtered to it, slot → subscription on the
+//	target (copy, then stream) → verify on snapshots → pause writes to it → wait for the
 //	target to apply the source's last write → switch (the source says "moved, move id") →
 //	take over (drop the subscription, promote) → publish the map (compare-and-set) → clean up
 //
-// It is safe to re-run after a crash at any step: before the switch the source still owns l
+// It is safe to re-run after a crash at any step: before the switch the source still owns it
 // (the copy is redone); after it, the re-run finishes the remaining steps. The source's commit
 // of the switch is the single point where ownership changes.
-func (a *Admin) Move(ctx context.Context, l int, to string) (MoveResult, error) {
-	ls, _, err := a.acquire(ctx)
+func (a *Admin) Move(ctx context.Context, logical int, to string) (MoveResult, error) {
+	lease, _, err := a.acquire(ctx)
 	if err != nil {
-		return MoveResult{Logical: []int{l}, To: to}, err
+		return MoveResult{Logical: []int{logical}, To: to}, err
 	}
-	defer ls.release()
-	return a.move(ctx, ls, []int{l}, to)
+	defer lease.release()
+	return a.move(ctx, lease, []int{logical}, to)
 }
 
 // Rebalance moves logical shards until every physical shard holds an even share (counts
 // differ by at most one), in batches of up to MaxBatch per source and target, then deletes
 // rows left on shards that no longer own them. report is called after each move.
 func (a *Admin) Rebalance(ctx context.Context, report func(MoveResult)) ([]MoveResult, error) {
-	ls, m, err := a.acquire(ctx)
+	lease, m, err := a.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer ls.release()
+	defer lease.release()
 	type pair struct{ from, to string }
 	batches := map[pair][]int{}
 	var order []pair
@@ -73,7 +73,7 @@ func (a *Admin) Rebalance(ctx context.Context, report func(MoveResult)) ([]MoveR
 	var out []MoveResult
 	for _, p := range order {
 		for chunk := range slices.Chunk(batches[p], MaxBatch) {
-			r, err := a.move(ctx, ls, chunk, p.to)
+			r, err := a.move(ctx, lease, chunk, p.to)
 			if err != nil {
 				return out, err
 			}
@@ -83,13 +83,13 @@ func (a *Admin) Rebalance(ctx context.Context, report func(MoveResult)) ([]MoveR
 			}
 		}
 	}
-	return out, a.cleanLeftovers(ctx, ls)
+	return out, a.cleanLeftovers(ctx, lease)
 }
 
-func (a *Admin) move(ctx context.Context, ls *lease, logical []int, to string) (MoveResult, error) {
+func (a *Admin) move(ctx context.Context, lease *moveLease, moving []int, to string) (MoveResult, error) {
 	start := time.Now()
-	res := MoveResult{Logical: slices.Sorted(slices.Values(logical)), To: to}
-	id, err := ls.next(ctx)
+	res := MoveResult{Logical: slices.Sorted(slices.Values(moving)), To: to}
+	id, err := lease.next(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -101,11 +101,11 @@ func (a *Admin) move(ctx context.Context, ls *lease, logical []int, to string) (
 	if m.Index(to) < 0 {
 		return res, fmt.Errorf("physical shard %s is not in the shard map (hello shards add first)", to)
 	}
-	for _, l := range res.Logical {
-		if l < 0 || l >= m.LogicalShards {
-			return res, fmt.Errorf("logical shard %d does not exist (0 to %d)", l, m.LogicalShards-1)
+	for _, logical := range res.Logical {
+		if logical < 0 || logical >= m.LogicalShards {
+			return res, fmt.Errorf("logical shard %d does not exist (0 to %d)", logical, m.LogicalShards-1)
 		}
-		if m.Owner(l) != m.Owner(res.Logical[0]) {
+		if m.Owner(logical) != m.Owner(res.Logical[0]) {
 			return res, errors.New("the logical shards of one move must come from one physical shard")
 		}
 	}
@@ -121,9 +121,9 @@ func (a *Admin) move(ctx context.Context, ls *lease, logical []int, to string) (
 		return res, err
 	}
 	if from == to {
-		for _, l := range res.Logical {
-			if dstOwn[l].State != postgres.Owned {
-				return res, fmt.Errorf("the map gives logical shard %d to %s but %s does not serve it (state %q)", l, to, to, dstOwn[l].State)
+		for _, logical := range res.Logical {
+			if dstOwn[logical].State != postgres.Owned {
+				return res, fmt.Errorf("the map gives logical shard %d to %s but %s does not serve it (state %q)", logical, to, to, dstOwn[logical].State)
 			}
 		}
 		res.Note = "already there"
@@ -143,32 +143,32 @@ func (a *Admin) move(ctx context.Context, ls *lease, logical []int, to string) (
 	// its switch: that move's copy is taken over, never another one.
 	taken := map[int]int64{}
 	var fresh []int
-	for _, l := range res.Logical {
-		s, d := srcOwn[l], dstOwn[l]
+	for _, logical := range res.Logical {
+		s, d := srcOwn[logical], dstOwn[logical]
 		switch {
 		case d.State == postgres.Owned:
-			taken[l] = d.MoveID
+			taken[logical] = d.MoveID
 		case s.State == postgres.Moved && s.Peer == to && d.State == postgres.Incoming && d.MoveID == s.MoveID:
-			taken[l] = s.MoveID
+			taken[logical] = s.MoveID
 		case s.State == postgres.Owned:
-			fresh = append(fresh, l)
+			fresh = append(fresh, logical)
 		default:
 			return res, fmt.Errorf("logical shard %d: the map says %s but its state there is %q (peer %q); move it to %q to finish an earlier move",
-				l, from, s.State, s.Peer, s.Peer)
+				logical, from, s.State, s.Peer, s.Peer)
 		}
 	}
 	if len(taken) > 0 {
 		res.Note = fmt.Sprintf("resumed %d logical shards after their switch", len(taken))
 	}
 	if len(fresh) > 0 {
-		if res.Pause, res.Copies, err = a.copyPauseSwitch(ctx, ls, id, src, dst, fresh, from, to, m.LogicalShards); err != nil {
+		if res.Pause, res.Copies, err = a.copyPauseSwitch(ctx, lease, id, src, dst, fresh, from, to, m.LogicalShards); err != nil {
 			return res, err
 		}
-		for _, l := range fresh {
-			taken[l] = id
+		for _, logical := range fresh {
+			taken[logical] = id
 		}
 	}
-	return a.finish(ctx, ls, id, res, taken, start)
+	return a.finish(ctx, lease, id, res, taken, start)
 }
 
 // fenceAll raises every shard's epoch to the new move's id and drops the subscriptions of
@@ -187,9 +187,9 @@ func (a *Admin) fenceAll(ctx context.Context, id int64, m *Map) {
 	}
 }
 
-// copyPauseSwitch moves the fresh logical shards ls from src to dst up to the switch. It
+// copyPauseSwitch moves the fresh logical shards (moving) from src to dst up to the switch. It
 // returns the pause and how many copies were started.
-func (a *Admin) copyPauseSwitch(ctx context.Context, ls *lease, id int64, src, dst *postgres.DB, logical []int, from, to string, n int) (time.Duration, int, error) {
+func (a *Admin) copyPauseSwitch(ctx context.Context, lease *moveLease, id int64, src, dst *postgres.DB, moving []int, from, to string, n int) (time.Duration, int, error) {
 	// Leftovers of an abandoned move (slots hold WAL on the source) go first: subscribers
 	// before publishers.
 	for _, db := range []*postgres.DB{dst, src} {
@@ -209,9 +209,9 @@ func (a *Admin) copyPauseSwitch(ctx context.Context, ls *lease, id int64, src, d
 	copies := 0
 	for {
 		copies++
-		diff, err = a.copyAndVerify(ctx, ls, id, src, dst, logical, from, name, conninfo, n)
+		diff, err = a.copyAndVerify(ctx, lease, id, src, dst, moving, from, name, conninfo, n)
 		if errors.Is(err, errCopyLost) && copies < 3 {
-			a.st.log.Warn("restarting a move's copy", "logical", logical, "from", from, "to", to, "move", id, "err", err)
+			a.st.log.Warn("restarting a move's copy", "logical", moving, "from", from, "to", to, "move", id, "err", err)
 			if err := src.DropMoveObjects(ctx, id, true); err != nil {
 				return 0, copies, err
 			}
@@ -222,14 +222,14 @@ func (a *Admin) copyPauseSwitch(ctx context.Context, ls *lease, id int64, src, d
 		}
 		break
 	}
-	if err := a.step(ctx, ls, StepVerified, logical); err != nil {
+	if err := a.step(ctx, lease, StepVerified, moving); err != nil {
 		return 0, copies, err
 	}
 
 	// The pause: only the replication tail and the buckets that changed during verification.
 	pctx, cancel := context.WithTimeout(ctx, a.opts.PauseTimeout)
 	defer cancel()
-	pause, err := src.Pause(pctx, id, logical, a.opts.PauseTimeout)
+	pause, err := src.Pause(pctx, id, moving, a.opts.PauseTimeout)
 	if err != nil {
 		return 0, copies, err
 	}
@@ -241,13 +241,13 @@ func (a *Admin) copyPauseSwitch(ctx context.Context, ls *lease, id int64, src, d
 		return fail(fmt.Errorf("the target did not catch up within the pause: %w", err))
 	}
 	if len(diff) > 0 {
-		if d, err := compareBuckets(pctx, src, dst, logical, diff); err != nil {
+		if d, err := compareBuckets(pctx, src, dst, moving, diff); err != nil {
 			return fail(err)
 		} else if len(d) > 0 {
 			return fail(fmt.Errorf("verification failed: %d buckets differ between %s and %s with writes paused", len(d), from, to))
 		}
 	}
-	if err := a.step(ctx, ls, StepPaused, logical); err != nil {
+	if err := a.step(ctx, lease, StepPaused, moving); err != nil {
 		return fail(err)
 	}
 	err = pause.Switch(ctx, to)
@@ -255,29 +255,29 @@ func (a *Admin) copyPauseSwitch(ctx context.Context, ls *lease, id int64, src, d
 	if err != nil {
 		return paused, copies, fmt.Errorf("switching (re-run the move): %w", err)
 	}
-	return paused, copies, a.step(ctx, ls, StepSwitched, logical)
+	return paused, copies, a.step(ctx, lease, StepSwitched, moving)
 }
 
 // copyAndVerify publishes the logical shards on the source, subscribes the target, waits for
 // the copy and for streaming to catch up, then verifies: every row in its hashed logical
 // shard, and the buckets of both sides on their own snapshots. It returns the buckets that
 // differed (writes in flight), to compare again under the pause.
-func (a *Admin) copyAndVerify(ctx context.Context, ls *lease, id int64, src, dst *postgres.DB, logical []int, from, name, conninfo string, n int) ([]int, error) {
-	if err := src.Publish(ctx, id, logical, name); err != nil {
+func (a *Admin) copyAndVerify(ctx context.Context, lease *moveLease, id int64, src, dst *postgres.DB, moving []int, from, name, conninfo string, n int) ([]int, error) {
+	if err := src.Publish(ctx, id, moving, name); err != nil {
 		return nil, err
 	}
-	if err := a.step(ctx, ls, StepPublished, logical); err != nil {
+	if err := a.step(ctx, lease, StepPublished, moving); err != nil {
 		return nil, err
 	}
-	if err := dst.Subscribe(ctx, id, logical, from, name, conninfo); err != nil {
+	if err := dst.Subscribe(ctx, id, moving, from, name, conninfo); err != nil {
 		return nil, err
 	}
-	if err := a.step(ctx, ls, StepSubscribed, logical); err != nil {
+	if err := a.step(ctx, lease, StepSubscribed, moving); err != nil {
 		return nil, err
 	}
 	var firstErrors int64 = -1
 	err := poll(ctx, 20*time.Millisecond, func() (bool, error) {
-		if err := ls.renew(ctx); err != nil {
+		if err := lease.renew(ctx); err != nil {
 			return false, err
 		}
 		if ok, err := src.SlotExists(ctx, name); err != nil {
@@ -303,18 +303,18 @@ func (a *Admin) copyAndVerify(ctx context.Context, ls *lease, id int64, src, dst
 	if err := catchUp(ctx, src, dst, id); err != nil {
 		return nil, err
 	}
-	if rows, bad, ex, err := dst.Misplaced(ctx, n, logical, 5); err != nil {
+	if rows, bad, ex, err := dst.Misplaced(ctx, n, moving, 5); err != nil {
 		return nil, err
 	} else if bad > 0 {
 		return nil, fmt.Errorf("%d of %d rows are not in their hashed logical shard (%v): fix the source before moving", bad, rows, ex)
 	}
 	var diff []int
 	for round := range 3 {
-		if err := ls.renew(ctx); err != nil {
+		if err := lease.renew(ctx); err != nil {
 			return nil, err
 		}
 		var err error
-		if diff, err = compareBuckets(ctx, src, dst, logical, diff); err != nil {
+		if diff, err = compareBuckets(ctx, src, dst, moving, diff); err != nil {
 			return nil, err
 		}
 		if len(diff) <= 8 {
@@ -344,15 +344,15 @@ func catchUp(ctx context.Context, src, dst *postgres.DB, id int64) error {
 }
 
 // compareBuckets returns the buckets (of only, or all when nil) that differ.
-func compareBuckets(ctx context.Context, src, dst *postgres.DB, logical, only []int) ([]int, error) {
+func compareBuckets(ctx context.Context, src, dst *postgres.DB, moving, only []int) ([]int, error) {
 	if only != nil && len(only) == 0 {
 		return nil, nil
 	}
-	want, err := src.Buckets(ctx, logical, only)
+	want, err := src.Buckets(ctx, moving, only)
 	if err != nil {
 		return nil, err
 	}
-	got, err := dst.Buckets(ctx, logical, only)
+	got, err := dst.Buckets(ctx, moving, only)
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +368,7 @@ func compareBuckets(ctx context.Context, src, dst *postgres.DB, logical, only []
 // finish runs the steps after the switch: the target takes over (drops the subscription,
 // promotes the copies of the moves in taken), the map is published, the other shards' rows
 // deleted. Each is idempotent.
-func (a *Admin) finish(ctx context.Context, ls *lease, id int64, res MoveResult, taken map[int]int64, start time.Time) (MoveResult, error) {
+func (a *Admin) finish(ctx context.Context, lease *moveLease, id int64, res MoveResult, taken map[int]int64, start time.Time) (MoveResult, error) {
 	dst, err := a.st.db(ctx, res.To)
 	if err != nil {
 		return res, err
@@ -376,7 +376,7 @@ func (a *Admin) finish(ctx context.Context, ls *lease, id int64, res MoveResult,
 	if err := dst.Takeover(ctx, id, taken); err != nil {
 		return res, fmt.Errorf("logical shards switched but %s could not take them (re-run the move): %w", res.To, err)
 	}
-	if err := a.step(ctx, ls, StepTakenOver, res.Logical); err != nil {
+	if err := a.step(ctx, lease, StepTakenOver, res.Logical); err != nil {
 		return res, err
 	}
 	m, err := a.st.current(ctx)
@@ -384,16 +384,16 @@ func (a *Admin) finish(ctx context.Context, ls *lease, id int64, res MoveResult,
 		return res, err
 	}
 	next := m.next()
-	for l := range taken {
-		next.Assign[l] = m.Index(res.To)
+	for logical := range taken {
+		next.Assign[logical] = m.Index(res.To)
 	}
 	if !slices.Equal(next.Assign, m.Assign) {
-		if err := a.publish(ctx, ls, id, next); err != nil {
+		if err := a.publish(ctx, lease, id, next); err != nil {
 			return res, err
 		}
 		m = next
 	}
-	if err := a.step(ctx, ls, StepMapped, res.Logical); err != nil {
+	if err := a.step(ctx, lease, StepMapped, res.Logical); err != nil {
 		return res, err
 	}
 	a.cleanup(ctx, id, m, res.Logical, res.To)
@@ -403,16 +403,16 @@ func (a *Admin) finish(ctx context.Context, ls *lease, id int64, res MoveResult,
 }
 
 // cleanup removes the moves' replication objects everywhere and the rows of logical shards
-// ls from every shard but their owner (each refuses while it serves them), best effort:
+// moving from every shard but their owner (each refuses while it serves them), best effort:
 // leftovers are invisible and the next rebalance retries.
-func (a *Admin) cleanup(ctx context.Context, id int64, m *Map, ls []int, owner string) {
+func (a *Admin) cleanup(ctx context.Context, id int64, m *Map, lease []int, owner string) {
 	for _, sh := range m.Shards { // subscribers first: no slot waits for a running one
 		db, err := a.st.db(ctx, sh.Name)
 		if err == nil {
 			err = db.DropSubscriptions(ctx, id, true)
 		}
 		if err != nil {
-			a.st.log.Warn("cleaning up after a move", "shard", sh.Name, "logical", ls, "err", err)
+			a.st.log.Warn("cleaning up after a move", "shard", sh.Name, "logical", lease, "err", err)
 		}
 	}
 	for _, sh := range m.Shards {
@@ -421,25 +421,25 @@ func (a *Admin) cleanup(ctx context.Context, id int64, m *Map, ls []int, owner s
 			err = db.DropMoveObjects(ctx, id, true)
 		}
 		if err == nil && sh.Name != owner {
-			err = db.DropIncoming(ctx, id, ls)
+			err = db.DropIncoming(ctx, id, lease)
 		}
 		if err == nil && sh.Name != owner {
-			_, err = db.DeleteLogical(ctx, ls, 1000)
+			_, err = db.DeleteLogical(ctx, lease, 1000)
 		}
 		if err != nil {
-			a.st.log.Warn("cleaning up after a move", "shard", sh.Name, "logical", ls, "err", err)
+			a.st.log.Warn("cleaning up after a move", "shard", sh.Name, "logical", lease, "err", err)
 		}
 	}
 }
 
 // cleanLeftovers finishes the clean-up of earlier moves: rows of logical shards a database
 // does not own, and old replication objects.
-func (a *Admin) cleanLeftovers(ctx context.Context, ls *lease) error {
+func (a *Admin) cleanLeftovers(ctx context.Context, lease *moveLease) error {
 	m, err := a.st.current(ctx)
 	if err != nil {
 		return err
 	}
-	id, err := ls.next(ctx)
+	id, err := lease.next(ctx)
 	if err != nil {
 		return err
 	}

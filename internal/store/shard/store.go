@@ -194,17 +194,17 @@ func (s *Store) call(ctx context.Context, username string, op func(context.Conte
 		}
 		m = s.cur.Load()
 	}
-	l := shardkey.Logical(username, m.LogicalShards)
+	logical := shardkey.Logical(username, m.LogicalShards)
 	target, from, hops := "", "", 0
 	var pointer int64
 	wait := time.Millisecond
 	for {
 		if target == "" {
-			target, from = s.cur.Load().Owner(l), ""
+			target, from = s.cur.Load().Owner(logical), ""
 		}
 		db, err := s.db(ctx, target)
 		if err == nil {
-			err = op(ctx, db, l)
+			err = op(ctx, db, logical)
 		} else if !errors.Is(err, errUnknownShard) {
 			return fmt.Errorf("%w: %w", account.ErrUnavailable, err)
 		}
@@ -226,9 +226,9 @@ func (s *Store) call(ctx context.Context, username string, op func(context.Conte
 			// under the pause, so finishing that step here is safe, and the logical shard
 			// serves again without waiting for a re-run. A pointer of any other move (an older
 			// one, read before the shard moved back and forth) never promotes a copy.
-			if ok, perr := db.Promote(ctx, l, pointer); perr == nil && ok {
+			if ok, perr := db.Promote(ctx, logical, pointer); perr == nil && ok {
 				s.log.Warn("finished an interrupted move: promoted the logical shard on its new owner",
-					"logical", l, "from", from, "to", target, "move", pointer)
+					"logical", logical, "from", from, "to", target, "move", pointer)
 			}
 			hops++
 			continue
@@ -240,7 +240,7 @@ func (s *Store) call(ctx context.Context, username string, op func(context.Conte
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("%w: logical shard %d: %w (%w)", account.ErrUnavailable, l, err, ctx.Err())
+			return fmt.Errorf("%w: logical shard %d: %w (%w)", account.ErrUnavailable, logical, err, ctx.Err())
 		case <-t.C:
 		}
 		wait = min(2*wait, 50*time.Millisecond)
@@ -335,58 +335,58 @@ func (s *Store) poll(every time.Duration) {
 }
 
 func (s *Store) CreateAccount(ctx context.Context, a account.Account) error {
-	return s.call(ctx, a.Username, func(ctx context.Context, db *postgres.DB, l int) error {
-		return db.CreateAccount(ctx, l, a)
+	return s.call(ctx, a.Username, func(ctx context.Context, db *postgres.DB, logical int) error {
+		return db.CreateAccount(ctx, logical, a)
 	})
 }
 
 func (s *Store) GetAccount(ctx context.Context, username string) (account.Account, error) {
 	var a account.Account
-	err := s.call(ctx, username, func(ctx context.Context, db *postgres.DB, l int) error {
+	err := s.call(ctx, username, func(ctx context.Context, db *postgres.DB, logical int) error {
 		var err error
-		a, err = db.GetAccount(ctx, l, username)
+		a, err = db.GetAccount(ctx, logical, username)
 		return err
 	})
 	return a, err
 }
 
 func (s *Store) UpdatePasswordHash(ctx context.Context, username, hash string) error {
-	return s.call(ctx, username, func(ctx context.Context, db *postgres.DB, l int) error {
-		return db.UpdatePasswordHash(ctx, l, username, hash)
+	return s.call(ctx, username, func(ctx context.Context, db *postgres.DB, logical int) error {
+		return db.UpdatePasswordHash(ctx, logical, username, hash)
 	})
 }
 
 func (s *Store) AddDevice(ctx context.Context, username, device string) error {
-	return s.call(ctx, username, func(ctx context.Context, db *postgres.DB, l int) error {
-		return db.AddDevice(ctx, l, username, device)
+	return s.call(ctx, username, func(ctx context.Context, db *postgres.DB, logical int) error {
+		return db.AddDevice(ctx, logical, username, device)
 	})
 }
 
 func (s *Store) ForgetDevices(ctx context.Context, username, device string) error {
-	return s.call(ctx, username, func(ctx context.Context, db *postgres.DB, l int) error {
-		return db.ForgetDevices(ctx, l, username, device)
+	return s.call(ctx, username, func(ctx context.Context, db *postgres.DB, logical int) error {
+		return db.ForgetDevices(ctx, logical, username, device)
 	})
 }
 
 func (s *Store) CreateSession(ctx context.Context, ss account.Session) error {
-	return s.call(ctx, ss.Username, func(ctx context.Context, db *postgres.DB, l int) error {
-		return db.CreateSession(ctx, l, ss)
+	return s.call(ctx, ss.Username, func(ctx context.Context, db *postgres.DB, logical int) error {
+		return db.CreateSession(ctx, logical, ss)
 	})
 }
 
 func (s *Store) GetSession(ctx context.Context, username string, tokenHash []byte) (account.Session, error) {
 	var ss account.Session
-	err := s.call(ctx, username, func(ctx context.Context, db *postgres.DB, l int) error {
+	err := s.call(ctx, username, func(ctx context.Context, db *postgres.DB, logical int) error {
 		var err error
-		ss, err = db.GetSession(ctx, l, username, tokenHash)
+		ss, err = db.GetSession(ctx, logical, username, tokenHash)
 		return err
 	})
 	return ss, err
 }
 
 func (s *Store) DeleteSession(ctx context.Context, username string, tokenHash []byte) error {
-	return s.call(ctx, username, func(ctx context.Context, db *postgres.DB, l int) error {
-		return db.DeleteSession(ctx, l, username, tokenHash)
+	return s.call(ctx, username, func(ctx context.Context, db *postgres.DB, logical int) error {
+		return db.DeleteSession(ctx, logical, username, tokenHash)
 	})
 }
 
