@@ -47,7 +47,9 @@ func (s *Store) migrate(ctx context.Context, strict bool) (int, error) {
 	}
 	// Heal: every shard that answers gets the current map (a compare-and-set: never a change).
 	if m := s.cur.Load(); m != nil {
-		s.writeMap(ctx, 0, m)
+		if _, err := s.writeMap(ctx, 0, m); err != nil {
+			s.log.Warn("a shard holds another body for the current map version", "version", m.Version, "err", err)
+		}
 	}
 	return total, nil
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hellosvc/hello/internal/account"
 	"github.com/hellosvc/hello/internal/store/postgres"
 )
 
@@ -276,26 +277,25 @@ func (a *Admin) copyAndVerify(ctx context.Context, lease *moveLease, id int64, s
 		return nil, err
 	}
 	var firstErrors int64 = -1
+	var down time.Time // since when a database of the move has not answered
 	err := poll(ctx, 20*time.Millisecond, func() (bool, error) {
-		if err := lease.renew(ctx); err != nil {
-			return false, err
+		done, err := copied(ctx, lease, src, dst, name, &firstErrors)
+		if errors.Is(err, account.ErrUnavailable) {
+			// A failover of the source (often the lease's database too) makes it unreachable
+			// for a while, and then it answers without the slot: errCopyLost, the copy
+			// restarts. Wait for it while the lease may still be renewed.
+			if down.IsZero() {
+				down = time.Now()
+				a.st.log.Warn("a database of a move does not answer: waiting for it", "logical", moving, "from", from, "move", id, "err", err)
+			}
+			if time.Since(down) < a.opts.LeaseTTL {
+				return false, nil
+			}
 		}
-		if ok, err := src.SlotExists(ctx, name); err != nil {
-			return false, err
-		} else if !ok {
-			return false, errCopyLost
+		if err == nil {
+			down = time.Time{}
 		}
-		c, err := dst.CopyState(ctx, name)
-		if err != nil {
-			return false, err
-		}
-		if firstErrors < 0 {
-			firstErrors = c.Errors
-		}
-		if c.Errors-firstErrors >= 5 {
-			return false, fmt.Errorf("the copy to %s keeps failing (%d errors; see its server log)", dst.Name(), c.Errors-firstErrors)
-		}
-		return c.Tables > 0 && c.Ready == c.Tables, nil
+		return done, err
 	})
 	if err != nil {
 		return nil, err
@@ -327,6 +327,31 @@ func (a *Admin) copyAndVerify(ctx context.Context, lease *moveLease, id int64, s
 		}
 	}
 	return diff, nil
+}
+
+// copied reports whether a move's copy is complete (every table copied, now streaming), after
+// renewing the lease: errCopyLost when the source's slot is gone, an error when the copy's
+// errors (counted from the first call, kept in firstErrors) keep growing.
+func copied(ctx context.Context, lease *moveLease, src, dst *postgres.DB, name string, firstErrors *int64) (bool, error) {
+	if err := lease.renew(ctx); err != nil {
+		return false, err
+	}
+	if ok, err := src.SlotExists(ctx, name); err != nil {
+		return false, err
+	} else if !ok {
+		return false, errCopyLost
+	}
+	c, err := dst.CopyState(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	if *firstErrors < 0 {
+		*firstErrors = c.Errors
+	}
+	if c.Errors-*firstErrors >= 5 {
+		return false, fmt.Errorf("the copy to %s keeps failing (%d errors; see its server log)", dst.Name(), c.Errors-*firstErrors)
+	}
+	return c.Tables > 0 && c.Ready == c.Tables, nil
 }
 
 // catchUp writes the move's marker on the source and waits until the target has applied it:
