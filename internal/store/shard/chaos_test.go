@@ -26,6 +26,7 @@ import (
 // gone. CI runs 30 s of it; HELLO_TEST_LONG=1 runs 10 minutes (HELLO_CHAOS_SEED replays a
 // run). Failover (a primary lost with its disk) has its own test: failover_test.go.
 func TestChaos(t *testing.T) {
+	t.Parallel()
 	duration := 30 * time.Second
 	if os.Getenv("HELLO_TEST_LONG") == "1" {
 		duration = 10 * time.Minute

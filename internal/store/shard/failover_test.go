@@ -41,6 +41,7 @@ const failoverLogical = 8
 //
 // Durations are logged, never asserted.
 func TestShardFailoverLosesNothing(t *testing.T) {
+	t.Parallel()
 	f := testenv.NewFormation(t, testenv.FormationOptions{Tuned: true})
 	set := formationSet(t, f, failoverLogical)
 	// The service: HELLO_DB_TIMEOUT=2s, a short per-host connect timeout, polling the map.

@@ -105,6 +105,7 @@ func mustHaveOnce(t *testing.T, set *set, st *shard.Store, names []string) {
 // its rows were placed with is refused, not half-served (97 of 200 "not found", or a panic
 // with 512); a row stored in the wrong logical shard is found by check and stops a move.
 func TestLogicalShardsMustMatchTheRows(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pg := testenv.SharedPostgres(t)
 	single := func() (string, *postgres.Store, []string) {
@@ -201,6 +202,7 @@ func TestLogicalShardsMustMatchTheRows(t *testing.T) {
 // shard moved back, and then a third move started an empty copy on the same target) cannot
 // promote that copy: promotion needs the pointer's own move id.
 func TestAnOldPointerNeverPromotesAnotherMovesCopy(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	set := newSet(t, 8, shared(2)...)
 	st := set.open(t, -1)
@@ -264,6 +266,7 @@ func TestAnOldPointerNeverPromotesAnotherMovesCopy(t *testing.T) {
 // source keeps serving; after it, the service's next request (following the pointer of that
 // very move) or the re-run finishes the move. Nothing acknowledged is lost or doubled.
 func TestMoveSurvivesACrashAtEveryStep(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	set := newSet(t, 8, shared(3)...)
 	st := set.open(t, -1)
@@ -320,6 +323,7 @@ func TestMoveSurvivesACrashAtEveryStep(t *testing.T) {
 // Reproduction 4: concurrent first starts with shard files that list the same databases in
 // different orders (different round-robin maps) leave exactly one owner per logical shard.
 func TestConcurrentFirstStartsClaimOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pg := testenv.SharedPostgres(t)
 	for run := range 5 {
@@ -371,6 +375,7 @@ func TestConcurrentFirstStartsClaimOnce(t *testing.T) {
 // The write pause is a real, fair write block on every write path, and the request path
 // writes nothing to the ownership rows (no per-statement row lock, so no MultiXact).
 func TestThePauseBlocksEveryWriteAndNoWriterLocksRows(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	set := newSet(t, 4, shared(1)...)
 	st := set.open(t, -1)
