@@ -81,8 +81,8 @@ func New(o Options) (*Service, error) {
 	return &Service{aead: aead, ttl: o.TTL, now: o.Now, spent: o.Spent, provider: o.Provider, render: newRenderer(o.Secret)}, nil
 }
 
-// New issues a fresh challenge.
-func (s *Service) New() (Challenge, error) {
+// Issue issues a fresh challenge.
+func (s *Service) Issue() (Challenge, error) {
 	exp := s.now().Add(s.ttl).Truncate(time.Second)
 	if s.provider != nil {
 		return Challenge{Provider: s.provider.Name, SiteKey: s.provider.SiteKey, ExpiresAt: exp.UTC()}, nil
@@ -99,7 +99,7 @@ func (s *Service) New() (Challenge, error) {
 }
 
 // Challenge implements guard.Captcha.
-func (s *Service) Challenge() (account.Challenge, error) { return s.New() }
+func (s *Service) Challenge() (account.Challenge, error) { return s.Issue() }
 
 // ErrInvalid is the refusal for a wrong, expired, tampered or re-used answer.
 var ErrInvalid = account.Errorf(account.CodeCaptchaInvalid, "the captcha answer is wrong or expired")

@@ -28,7 +28,7 @@ func TestChallenges(t *testing.T) {
 	}
 	ctx := context.Background()
 	issue := func() (captcha.Challenge, string) {
-		ch, err := c.New()
+		ch, err := c.Issue()
 		if err != nil {
 			t.Fatal(err)
 		}

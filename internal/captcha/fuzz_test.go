@@ -27,7 +27,7 @@ func FuzzVerify(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	ch, err := svc.New()
+	ch, err := svc.Issue()
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func digest(img, snd []byte) string {
 // collect several drawings of one answer by reloading.
 func TestEveryReplicaDrawsAnIDIdentically(t *testing.T) {
 	s := newService(t, testSecret)
-	ch, err := s.New()
+	ch, err := s.Issue()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestEachChallengeIsDrawnAnew(t *testing.T) {
 	s := newService(t, testSecret)
 	seen := map[string]bool{}
 	for range 6 {
-		ch, err := s.New()
+		ch, err := s.Issue()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func TestEachChallengeIsDrawnAnew(t *testing.T) {
 
 func TestImageIsAPNGOfTheAdvertisedSize(t *testing.T) {
 	s := newService(t, testSecret)
-	ch, _ := s.New()
+	ch, _ := s.Issue()
 	img, _ := render(t, s, ch.ID)
 	m, err := png.Decode(bytes.NewReader(img))
 	if err != nil {
@@ -119,7 +119,7 @@ func TestImageIsAPNGOfTheAdvertisedSize(t *testing.T) {
 func TestAudioIsAShortPCMWAV(t *testing.T) {
 	s := newService(t, testSecret)
 	for range 6 {
-		ch, _ := s.New()
+		ch, _ := s.Issue()
 		_, snd := render(t, s, ch.ID)
 		le := binary.LittleEndian
 		if len(snd) < 44 || string(snd[:4]) != "RIFF" || string(snd[8:16]) != "WAVEfmt " || string(snd[36:40]) != "data" {
@@ -141,7 +141,7 @@ func TestAudioIsAShortPCMWAV(t *testing.T) {
 
 func TestExpiredOrForgedIDsDrawNothing(t *testing.T) {
 	s := newService(t, testSecret)
-	ch, _ := s.New()
+	ch, _ := s.Issue()
 	other := byte('A')
 	if ch.ID[10] == other {
 		other = 'B'
@@ -160,7 +160,7 @@ func TestExpiredOrForgedIDsDrawNothing(t *testing.T) {
 
 func BenchmarkWriteImage(b *testing.B) {
 	s := newService(b, testSecret)
-	ch, _ := s.New()
+	ch, _ := s.Issue()
 	for b.Loop() {
 		if err := s.WriteImage(&bytes.Buffer{}, ch.ID); err != nil {
 			b.Fatal(err)
@@ -170,7 +170,7 @@ func BenchmarkWriteImage(b *testing.B) {
 
 func BenchmarkWriteAudio(b *testing.B) {
 	s := newService(b, testSecret)
-	ch, _ := s.New()
+	ch, _ := s.Issue()
 	for b.Loop() {
 		if err := s.WriteAudio(&bytes.Buffer{}, ch.ID); err != nil {
 			b.Fatal(err)

@@ -17,7 +17,7 @@ func (s *server) apiCaptcha(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errCaptchaOff)
 		return
 	}
-	ch, err := s.captcha.New()
+	ch, err := s.captcha.Issue()
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -65,7 +65,7 @@ func (s *server) freshChallenge(r *http.Request) *captcha.Challenge {
 	if s.captcha == nil {
 		return nil
 	}
-	ch, err := s.captcha.New()
+	ch, err := s.captcha.Issue()
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "issuing a captcha", "err", err)
 		return nil

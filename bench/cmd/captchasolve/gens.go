@@ -46,7 +46,7 @@ func (current) name() string   { return "new" }
 func (current) timing() timing { return timing{0.25, 0.85} }
 
 func (g current) next(layers bool) (challenge, error) {
-	ch, err := g.svc.New()
+	ch, err := g.svc.Issue()
 	if err != nil {
 		return challenge{}, err
 	}
