@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -253,45 +254,111 @@ func (d *DB) Marked(ctx context.Context, id int64) (int64, error) {
 	return seq, d.wrap("reading the move's marker", err)
 }
 
-// Buckets is the content of logical shards as 256 buckets (by the first byte of the SHA-256
-// of the username): for each, the row count and two sums of 64-bit slices of each row's
-// SHA-256 over an injective encoding (every field length-prefixed). Sums do not depend on row
-// order and need no memory beyond the 256 groups.
-type Buckets map[int]string
+// A move verifies the copy by ranges of usernames in byte order ("buckets"): for each, the
+// row count and two sums (mod 2^64) of 64-bit slices of each row's SHA-256 over an injective
+// encoding (every field length-prefixed). Sums do not depend on row order, the database
+// streams the rows (nothing is held but the sums), and a range is an index range, so
+// rechecking the few ranges that changed costs those rows only.
 
-const bucketSQL = `
-WITH r AS (
-	SELECT get_byte(sha256(convert_to(username, 'UTF8')), 0) AS b,
-		sha256(convert_to('a' || length(username) || ':' || username || length(password_hash) || ':' || password_hash ||
-			(extract(epoch FROM created_at) * 1000000)::bigint || ':' || length(devices) || ':' || devices, 'UTF8')) AS h
-	FROM accounts WHERE logical_shard = ANY($1::integer[])
-	UNION ALL
-	SELECT get_byte(sha256(convert_to(username, 'UTF8')), 0),
-		sha256(convert_to('s' || length(username) || ':' || username || length(token_hash) || ':' || encode(token_hash, 'hex') ||
-			(extract(epoch FROM expires_at) * 1000000)::bigint || ':', 'UTF8'))
-	FROM sessions WHERE logical_shard = ANY($1::integer[]))
-SELECT b, count(*) || '/' || sum(('x' || encode(substr(h, 1, 8), 'hex'))::bit(64)::bigint::numeric) || '/' ||
-	sum(('x' || encode(substr(h, 9, 8), 'hex'))::bit(64)::bigint::numeric)
-FROM r WHERE $2::integer[] IS NULL OR b = ANY($2::integer[]) GROUP BY b`
+// MaxName sorts after every username (letters, digits, '.', '_', '-'): the last range's end.
+const MaxName = "\U0010FFFF"
 
-// Buckets computes the buckets of logical shards logicals (only those listed, or all when only is
-// nil) on one snapshot.
-func (d *DB) Buckets(ctx context.Context, logicals, only []int) (Buckets, error) {
-	out := Buckets{}
+// Bucket sums one range of usernames.
+type Bucket struct {
+	Rows       int64
+	Sum1, Sum2 uint64
+}
+
+// rowHash is the hash of a row: accounts and sessions, each field length-prefixed.
+const (
+	accountHash = `substr(sha256(convert_to('a' || length(username) || ':' || username || length(password_hash) || ':' ||
+		password_hash || (extract(epoch FROM created_at) * 1000000)::bigint || ':' || length(devices) || ':' || devices, 'UTF8')), 1, 16)`
+	sessionHash = `substr(sha256(convert_to('s' || length(username) || ':' || username || length(token_hash) || ':' ||
+		encode(token_hash, 'hex') || (extract(epoch FROM expires_at) * 1000000)::bigint || ':', 'UTF8')), 1, 16)`
+)
+
+// Bounds returns up to n-1 usernames, in byte order, that split the accounts of logical shards
+// logicals into ranges of about equal size: range i is [bounds[i-1], bounds[i]), from "" to
+// MaxName.
+func (d *DB) Bounds(ctx context.Context, logicals []int, n int) ([]string, error) {
+	var count int64
+	if err := d.pool.QueryRow(ctx, `SELECT count(*) FROM accounts WHERE logical_shard = ANY($1::integer[])`, logicals).Scan(&count); err != nil {
+		return nil, d.wrap("splitting logical shards", err)
+	}
+	step := max(1, count/int64(n))
+	rows, err := d.pool.Query(ctx, `SELECT u FROM (
+			SELECT username COLLATE "C" AS u, row_number() OVER (ORDER BY username COLLATE "C") AS rn
+			FROM accounts WHERE logical_shard = ANY($1::integer[])) t
+		WHERE rn % $2 = 0 ORDER BY u`, logicals, step)
+	if err != nil {
+		return nil, d.wrap("splitting logical shards", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return out, d.wrap("splitting logical shards", err)
+}
+
+// Buckets sums the ranges of logical shards logicals that bounds define (only those listed,
+// or all when only is nil) on one snapshot.
+func (d *DB) Buckets(ctx context.Context, logicals []int, bounds []string, only []int) (map[int]Bucket, error) {
+	out := map[int]Bucket{}
+	add := func(b int, h []byte) {
+		x := out[b]
+		x.Rows++
+		x.Sum1 += beUint64(h[:8])
+		x.Sum2 += beUint64(h[8:16])
+		out[b] = x
+	}
+	bucketOf := func(name string) int {
+		return sort.Search(len(bounds), func(i int) bool { return bounds[i] > name })
+	}
 	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, bucketSQL, logicals, only)
-		if err != nil {
-			return err
+		for _, q := range []struct{ table, hash string }{{"accounts", accountHash}, {"sessions", sessionHash}} {
+			var rows pgx.Rows
+			var err error
+			if only == nil {
+				rows, err = tx.Query(ctx, `SELECT username, `+q.hash+` FROM `+q.table+` WHERE logical_shard = ANY($1::integer[])`, logicals)
+			} else {
+				lo, hi := make([]string, len(only)), make([]string, len(only))
+				for i, b := range only {
+					lo[i], hi[i] = "", MaxName
+					if b > 0 {
+						lo[i] = bounds[b-1]
+					}
+					if b < len(bounds) {
+						hi[i] = bounds[b]
+					}
+				}
+				rows, err = tx.Query(ctx, `SELECT t.username, `+strings.ReplaceAll(q.hash, "username", "t.username")+` FROM
+						unnest($2::text[], $3::text[]) AS r(lo, hi)
+						JOIN LATERAL (SELECT * FROM `+q.table+` x WHERE x.logical_shard = ANY($1::integer[])
+							AND x.username COLLATE "C" >= r.lo AND x.username COLLATE "C" < r.hi) t ON true`, logicals, lo, hi)
+			}
+			if err != nil {
+				return err
+			}
+			var name string
+			var h []byte
+			if _, err := pgx.ForEachRow(rows, []any{&name, &h}, func() error {
+				if len(h) != 16 {
+					return fmt.Errorf("row hash of %d bytes", len(h))
+				}
+				add(bucketOf(name), h)
+				return nil
+			}); err != nil {
+				return err
+			}
 		}
-		var b int
-		var v string
-		_, err = pgx.ForEachRow(rows, []any{&b, &v}, func() error {
-			out[b] = v
-			return nil
-		})
-		return err
+		return nil
 	})
 	return out, d.wrap("summing logical shards", err)
+}
+
+func beUint64(b []byte) uint64 {
+	var x uint64
+	for _, c := range b {
+		x = x<<8 | uint64(c)
+	}
+	return x
 }
 
 // Pause is an open transaction on the source holding the write locks of the moving logical

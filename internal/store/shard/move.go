@@ -206,11 +206,12 @@ func (a *Admin) copyPauseSwitch(ctx context.Context, lease *moveLease, id int64,
 	if err != nil {
 		return 0, 0, err
 	}
+	var bounds []string
 	var diff []int
 	copies := 0
 	for {
 		copies++
-		diff, err = a.copyAndVerify(ctx, lease, id, src, dst, moving, from, name, conninfo, n)
+		bounds, diff, err = a.copyAndVerify(ctx, lease, id, src, dst, moving, from, name, conninfo, n)
 		if errors.Is(err, errCopyLost) && copies < 3 {
 			a.st.log.Warn("restarting a move's copy", "logical", moving, "from", from, "to", to, "move", id, "err", err)
 			if err := src.DropMoveObjects(ctx, id, true); err != nil {
@@ -242,7 +243,7 @@ func (a *Admin) copyPauseSwitch(ctx context.Context, lease *moveLease, id int64,
 		return fail(fmt.Errorf("the target did not catch up within the pause: %w", err))
 	}
 	if len(diff) > 0 {
-		if d, err := compareBuckets(pctx, src, dst, moving, diff); err != nil {
+		if d, err := compareBuckets(pctx, src, dst, moving, bounds, diff); err != nil {
 			return fail(err)
 		} else if len(d) > 0 {
 			return fail(fmt.Errorf("verification failed: %d buckets differ between %s and %s with writes paused", len(d), from, to))
@@ -261,24 +262,24 @@ func (a *Admin) copyPauseSwitch(ctx context.Context, lease *moveLease, id int64,
 
 // copyAndVerify publishes the logical shards on the source, subscribes the target, waits for
 // the copy and for streaming to catch up, then verifies: every row in its hashed logical
-// shard, and the buckets of both sides on their own snapshots. It returns the buckets that
-// differed (writes in flight), to compare again under the pause.
-func (a *Admin) copyAndVerify(ctx context.Context, lease *moveLease, id int64, src, dst *postgres.DB, moving []int, from, name, conninfo string, n int) ([]int, error) {
+// shard, and the username ranges of both sides on their own snapshots. It returns the ranges
+// and those that still differed (writes in flight), to compare again under the pause.
+func (a *Admin) copyAndVerify(ctx context.Context, lease *moveLease, id int64, src, dst *postgres.DB, moving []int, from, name, conninfo string, n int) (bounds []string, diff []int, err error) {
 	if err := src.Publish(ctx, id, moving, name); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := a.step(ctx, lease, StepPublished, moving); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := dst.Subscribe(ctx, id, moving, from, name, conninfo); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := a.step(ctx, lease, StepSubscribed, moving); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var firstErrors int64 = -1
 	var down time.Time // since when a database of the move has not answered
-	err := poll(ctx, 20*time.Millisecond, func() (bool, error) {
+	err = poll(ctx, 20*time.Millisecond, func() (bool, error) {
 		done, err := copied(ctx, lease, src, dst, name, &firstErrors)
 		if errors.Is(err, account.ErrUnavailable) {
 			// A failover of the source (often the lease's database too) makes it unreachable
@@ -298,40 +299,42 @@ func (a *Admin) copyAndVerify(ctx context.Context, lease *moveLease, id int64, s
 		return done, err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := catchUp(ctx, src, dst, id); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if rows, bad, ex, err := dst.Misplaced(ctx, n, moving, 5); err != nil {
-		return nil, err
+		return nil, nil, err
 	} else if bad > 0 {
-		return nil, fmt.Errorf("%d of %d rows are not in their hashed logical shard (%v): fix the source before moving", bad, rows, ex)
+		return nil, nil, fmt.Errorf("%d of %d rows are not in their hashed logical shard (%v): fix the source before moving", bad, rows, ex)
 	}
-	var diff []int
-	for round := range 3 {
+	if bounds, err = src.Bounds(ctx, moving, VerifyRanges); err != nil {
+		return nil, nil, err
+	}
+	// A full comparison, then only the ranges that differed (writes landed between the two
+	// snapshots), until few are left: each round is shorter, so fewer writes land in it.
+	for round := range 8 {
 		if err := lease.renew(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		var err error
-		if diff, err = compareBuckets(ctx, src, dst, moving, diff); err != nil {
-			return nil, err
-		}
-		if len(diff) <= 8 {
-			break
-		}
-		if round < 2 {
+		if round > 0 {
 			if err := catchUp(ctx, src, dst, id); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
+		if diff, err = compareBuckets(ctx, src, dst, moving, bounds, diff); err != nil {
+			return nil, nil, err
+		}
+		if len(diff) <= 16 {
+			break
+		}
 	}
-	return diff, nil
+	return bounds, diff, nil
 }
 
-// copied reports whether a move's copy is complete (every table copied, now streaming), after
-// renewing the lease: errCopyLost when the source's slot is gone, an error when the copy's
-// errors (counted from the first call, kept in firstErrors) keep growing.
+// copied reports whether the copy of move name is complete (every table copied, now
+// streaming); errCopyLost when the source's slot is gone.
 func copied(ctx context.Context, lease *moveLease, src, dst *postgres.DB, name string, firstErrors *int64) (bool, error) {
 	if err := lease.renew(ctx); err != nil {
 		return false, err
@@ -368,21 +371,24 @@ func catchUp(ctx context.Context, src, dst *postgres.DB, id int64) error {
 	})
 }
 
-// compareBuckets returns the buckets (of only, or all when nil) that differ.
-func compareBuckets(ctx context.Context, src, dst *postgres.DB, moving, only []int) ([]int, error) {
+// VerifyRanges is how many username ranges a move's verification compares.
+const VerifyRanges = 4096
+
+// compareBuckets returns the ranges (of only, or all when nil) whose sums differ.
+func compareBuckets(ctx context.Context, src, dst *postgres.DB, moving []int, bounds []string, only []int) ([]int, error) {
 	if only != nil && len(only) == 0 {
-		return nil, nil
+		return only, nil
 	}
-	want, err := src.Buckets(ctx, moving, only)
+	want, err := src.Buckets(ctx, moving, bounds, only)
 	if err != nil {
 		return nil, err
 	}
-	got, err := dst.Buckets(ctx, moving, only)
+	got, err := dst.Buckets(ctx, moving, bounds, only)
 	if err != nil {
 		return nil, err
 	}
 	diff := []int{}
-	for b := range 256 {
+	for b := range len(bounds) + 1 {
 		if want[b] != got[b] {
 			diff = append(diff, b)
 		}

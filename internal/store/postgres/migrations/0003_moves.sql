@@ -35,10 +35,12 @@ CREATE TABLE shard_marker (
 );
 
 -- A publication's row filter on updates and deletes may only name replica identity columns:
--- the identity becomes (logical_shard, key), which also serves per-logical-shard scans.
-CREATE UNIQUE INDEX accounts_by_logical ON accounts (logical_shard, username);
+-- the identity becomes (logical_shard, key), which also serves per-logical-shard scans and, in
+-- byte order (COLLATE "C", whatever the database's collation), a move's verification by
+-- username ranges.
+CREATE UNIQUE INDEX accounts_by_logical ON accounts (logical_shard, username COLLATE "C");
 ALTER TABLE accounts REPLICA IDENTITY USING INDEX accounts_by_logical;
 DROP INDEX accounts_logical_shard;
-CREATE UNIQUE INDEX sessions_by_logical ON sessions (logical_shard, username, token_hash);
+CREATE UNIQUE INDEX sessions_by_logical ON sessions (logical_shard, username COLLATE "C", token_hash);
 ALTER TABLE sessions REPLICA IDENTITY USING INDEX sessions_by_logical;
 DROP INDEX sessions_logical_shard;
