@@ -519,7 +519,10 @@ func TestTwoMoversInEveryInterleaving(t *testing.T) {
 
 func twoMovers(t *testing.T, x, y shard.Step) {
 	ctx := context.Background()
-	set := newSet(t, 8, shared(3)...)
+	// A cluster of its own: creating a logical slot waits for every transaction of the cluster
+	// with an id, and a stalled mover's pause is one; other tests must not wait for it.
+	pg := testenv.NewPostgres(t)
+	set := newSet(t, 8, pg, pg, pg)
 	st := set.open(t, -1)
 	const l = 0 // on s1
 	w := startWriter(t, set.open(t, -1), 8, "mv", func(i int) bool { return i == l })
