@@ -227,7 +227,7 @@ func (s *Store) call(ctx context.Context, username string, op func(context.Conte
 			// serves again without waiting for a re-run. A pointer of any other move (an older
 			// one, read before the shard moved back and forth) never promotes a copy.
 			if ok, perr := db.Promote(ctx, logical, pointer); perr == nil && ok {
-				s.log.Warn("finished an interrupted move: promoted the logical shard on its new owner",
+				s.log.Info("took over a switched logical shard before its mover: promoted it on its new owner",
 					"logical", logical, "from", from, "to", target, "move", pointer)
 			}
 			hops++
@@ -261,8 +261,8 @@ func (s *Store) refresh(ctx context.Context, seen uint64) {
 // loadLatest asks every known database for its map version (briefly: one that does not answer
 // within half a second is skipped), loads the highest and makes it current if newer. It
 // returns the current map.
-func (s *Store) loadLatest(ctx context.Context) (*Map, error) {
-	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+func (s *Store) loadLatest(parent context.Context) (*Map, error) {
+	ctx, cancel := context.WithTimeout(parent, 500*time.Millisecond)
 	defer cancel()
 	names := s.names()
 	versions := make([]int64, len(names))
@@ -287,7 +287,11 @@ func (s *Store) loadLatest(ctx context.Context) (*Map, error) {
 	if err != nil {
 		return cur, err
 	}
-	v, body, err := db.LatestMap(ctx)
+	// Its own half second: a shard that did not answer has used up the fan-out's, and the new
+	// map would never be read while it stays down or jammed.
+	mctx, mcancel := context.WithTimeout(parent, 500*time.Millisecond)
+	defer mcancel()
+	v, body, err := db.LatestMap(mctx)
 	if err != nil {
 		return cur, err
 	}
