@@ -327,7 +327,9 @@ func (d *DB) CreateAccount(ctx context.Context, logical int, a account.Account) 
 		WITH o AS (`+ownerRead+`),
 		ins AS (INSERT INTO accounts (username, logical_shard, password_hash, created_at)
 			SELECT $2::text, $1::integer, $3::text, $4::timestamptz FROM o WHERE o.state = 'owned'
-			ON CONFLICT (username) DO NOTHING RETURNING 1)
+			-- No conflict target: the username is unique in two indexes (the key and the replica
+			-- identity), and a concurrent insert of the same name may hit either first.
+			ON CONFLICT DO NOTHING RETURNING 1)
 		SELECT o.state, o.peer, o.move_id, (SELECT count(*) FROM ins) FROM o`,
 		[]any{logical, a.Username, a.PasswordHash, a.CreatedAt.UTC()}, &n)
 	if err != nil {
