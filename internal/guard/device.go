@@ -3,7 +3,6 @@ package guard
 import (
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"time"
@@ -25,11 +24,10 @@ const (
 )
 
 func (g *Guard) deviceMAC(name string, body []byte) []byte {
-	m := hmac.New(sha256.New, g.keys.device)
-	m.Write([]byte(name))
-	m.Write([]byte{0})
-	m.Write(body)
-	return m.Sum(nil)[:16]
+	m := g.macs.device.get()
+	defer g.macs.device.put(m)
+	m.msg = append(append(append(m.msg, name...), 0), body...)
+	return append([]byte(nil), m.mac()[:16]...)
 }
 
 // parseDevice returns the device id of a valid, unexpired cookie issued for name.

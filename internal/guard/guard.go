@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hellosvc/hello/internal/account"
-	"github.com/hellosvc/hello/internal/b64url"
 )
 
 // Config holds the policies' numbers.
@@ -49,7 +49,7 @@ type Guard struct {
 	store   Store
 	cfg     Config
 	captcha Captcha
-	keys    keys
+	macs    macs
 	now     func() time.Time
 	log     *slog.Logger
 	metrics *metrics
@@ -86,7 +86,7 @@ func New(o Options) (*Guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Guard{store: o.Store, cfg: o.Config, captcha: o.Captcha, keys: deriveKeys(o.Secret), now: o.Now, log: o.Logger, metrics: m}, nil
+	return &Guard{store: o.Store, cfg: o.Config, captcha: o.Captcha, macs: newMACs(deriveKeys(o.Secret)), now: o.Now, log: o.Logger, metrics: m}, nil
 }
 
 // keys are independent sub-keys of HELLO_SECRET, one per use.
@@ -101,6 +101,15 @@ func deriveKeys(secret []byte) keys {
 		return m.Sum(nil)
 	}
 	return keys{guess: sub("guess"), device: sub("device"), name: sub("name")}
+}
+
+// macs are the HMACs under each sub-key.
+type macs struct {
+	guess, device, name *macPool
+}
+
+func newMACs(k keys) macs {
+	return macs{guess: newMACPool(k.guess), device: newMACPool(k.device), name: newMACPool(k.name)}
 }
 
 // Sender applies the per-sender limits to one request and returns the tightest result.
@@ -123,20 +132,38 @@ func (g *Guard) Sender(ctx context.Context, ip netip.Addr, auth bool) (RateResul
 // rotating addresses inside one allocation does not buy more tries.
 func (g *Guard) senderLimit(ctx context.Context, kind string, ip netip.Addr, r Rate) (RateResult, error) {
 	if !ip.Is6() {
-		return g.store.Allow(ctx, kind+":"+ip.String(), r)
+		return g.store.Allow(ctx, addrKey(kind, ip), r)
 	}
 	p64, _ := ip.Prefix(64)
-	res, err := g.store.Allow(ctx, kind+":"+p64.String(), r)
+	res, err := g.store.Allow(ctx, prefixKey(kind, p64), r)
 	if err != nil || !res.Allowed {
 		return res, err
 	}
 	p48, _ := ip.Prefix(48)
 	wide := Rate{Count: r.Count * g.cfg.IPv6PrefixFactor, Period: r.Period}
-	res48, err := g.store.Allow(ctx, kind+":"+p48.String(), wide)
+	res48, err := g.store.Allow(ctx, prefixKey(kind, p48), wide)
 	if err != nil {
 		return res, err
 	}
 	return tighter(res, res48), nil
+}
+
+// addrKey is kind + ":" + ip.String(), built with one allocation instead of two.
+func addrKey(kind string, ip netip.Addr) string {
+	if !ip.IsValid() {
+		return kind + ":" + ip.String()
+	}
+	var buf [64]byte
+	return string(ip.AppendTo(append(append(buf[:0], kind...), ':')))
+}
+
+// prefixKey is kind + ":" + p.String(), built with one allocation instead of two.
+func prefixKey(kind string, p netip.Prefix) string {
+	if !p.IsValid() {
+		return kind + ":" + p.String()
+	}
+	var buf [64]byte
+	return string(p.AppendTo(append(append(buf[:0], kind...), ':')))
 }
 
 // tighter returns the more restrictive of two results (a refusal wins; then fewer remaining).
@@ -158,12 +185,11 @@ func RateLimited(r RateResult) *account.Error {
 }
 
 func (g *Guard) guess(username, password string) Guess {
-	m := hmac.New(sha256.New, g.keys.guess)
-	m.Write([]byte(username))
-	m.Write([]byte{0})
-	m.Write([]byte(password))
+	m := g.macs.guess.get()
+	defer g.macs.guess.put(m)
+	m.msg = append(append(append(m.msg, username...), 0), password...)
 	var out Guess
-	copy(out[:], m.Sum(nil))
+	copy(out[:], m.mac())
 	return out
 }
 
@@ -180,9 +206,13 @@ func senderKey(ip netip.Addr) string {
 // whatever the name (every key built from user input is bounded), and the shared store does
 // not hold a list of the names under attack.
 func (g *Guard) userKey(name string) string {
-	m := hmac.New(sha256.New, g.keys.name)
-	m.Write([]byte(name))
-	return "u:" + b64url.Encode(m.Sum(nil)[:16])
+	m := g.macs.name.get()
+	defer g.macs.name.put(m)
+	m.msg = append(m.msg, name...)
+	var key [2 + 22]byte // "u:" and the base64url (b64url's encoding) of 16 bytes, built in place
+	key[0], key[1] = 'u', ':'
+	base64.RawURLEncoding.Encode(key[2:], m.mac()[:16])
+	return string(key[:])
 }
 
 const globalFailuresKey = "global:failures"

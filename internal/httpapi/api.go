@@ -35,7 +35,7 @@ func (s *server) apiHello(w http.ResponseWriter, _ *http.Request) {
 
 func (s *server) apiSignup(w http.ResponseWriter, r *http.Request) {
 	var c credentials
-	if err := decodeJSON(r, &c); err != nil {
+	if err := decodeCredentials(r, &c); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -49,7 +49,7 @@ func (s *server) apiSignup(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) apiLogin(w http.ResponseWriter, r *http.Request) {
 	var c credentials
-	if err := decodeJSON(r, &c); err != nil {
+	if err := decodeCredentials(r, &c); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -71,7 +71,7 @@ func (s *server) login(r *http.Request, c credentials) (account.LoginResult, err
 	if err != nil {
 		outcome = string(asCoded(err).Code)
 	}
-	s.metrics.logins.WithLabelValues(outcome).Inc()
+	s.metrics.byResult.get(outcome).Inc()
 	class := s.metrics.loginOther
 	if req.Device != "" {
 		if name, nerr := account.NormalizeUsername(req.Username); nerr == nil {

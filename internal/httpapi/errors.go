@@ -52,6 +52,9 @@ var (
 
 // asCoded returns err as an *account.Error; anything without a code is an internal error.
 func asCoded(err error) *account.Error {
+	if e, ok := err.(*account.Error); ok { //nolint:errorlint // errors.As follows; this skips its reflection in the common case
+		return e
+	}
 	var e *account.Error
 	if errors.As(err, &e) {
 		return e
@@ -106,12 +109,32 @@ type errorBody struct {
 
 func writeJSONError(w http.ResponseWriter, e *account.Error) {
 	setRetryAfter(w, e)
+	if _, refusal := refusalCodes[e.Code]; refusal && e.Captcha == nil {
+		writeEncoded(w, status(e), refusalBodies.get(refusalKey{e.Code, e.Message}))
+		return
+	}
 	writeJSON(w, status(e), errorBody{Error: e.Code, Message: e.Message, Captcha: e.Captcha})
 }
 
+// refusalKey is a refusal without a captcha: its JSON depends on nothing else.
+type refusalKey struct {
+	code account.Code
+	msg  string
+}
+
+// refusalBodies holds the JSON of refusals without a captcha, encoded once: under a flood the
+// same few (their messages are fixed strings) are written thousands of times per second.
+var refusalBodies = readMostly[refusalKey, []byte]{max: 64, compute: func(k refusalKey) []byte {
+	b, err := json.Marshal(errorBody{Error: k.code, Message: k.msg})
+	if err != nil { // strings always encode
+		panic(err)
+	}
+	return append(b, '\n') // as json.Encoder writes it
+}}
+
 func setRetryAfter(w http.ResponseWriter, e *account.Error) {
 	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+		w.Header()["Retry-After"] = []string{strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds())))} // canonical key
 	}
 }
 
@@ -126,6 +149,15 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	h["Cache-Control"] = noStore
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
+}
+
+// writeEncoded is writeJSON for a body already encoded (with its final newline).
+func writeEncoded(w http.ResponseWriter, code int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(code)
+	_, _ = w.Write(body) // the client went away; nothing to do
 }
 
 // wantsHTML: everything outside /api/ and the probes is a page.

@@ -18,20 +18,31 @@ import (
 	"github.com/hellosvc/hello/internal/reqid"
 )
 
-// observe gives each request an id (adopting a well-formed X-Request-Id), logs it once it is
-// done, and counts it in the metrics. Nothing sensitive is logged: no headers, no query, no body.
-func (s *server) observe(next http.Handler) http.Handler {
+// front is the first handler of every request. It gives the request an id (adopting a
+// well-formed X-Request-Id), the security headers and the per-sender limits, before anything
+// else is done for it: a refused request costs microseconds (no context, no body read), and
+// only admitted requests go on, with their state in their context. Once done, every request is
+// counted in the metrics; admitted ones are logged, refused ones are summarised by the
+// RefusalLog instead of a line each. Nothing sensitive is logged: no headers, query or body.
+func (s *server) front(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if !reqid.Valid(id) {
 			id = reqid.New()
 		}
-		w.Header().Set("X-Request-Id", id)
-		st := &reqState{client: s.resolver.ClientIP(r)} // resolved once; handlers read it with clientOf
-		r = r.WithContext(context.WithValue(reqid.NewContext(r.Context(), id), stateKey{}, st))
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
+		// Everything front keeps of the request, in one allocation.
+		sc := &reqScope{}
+		sc.st.client = s.resolver.ClientIP(r) // resolved once; handlers read it with clientOf
+		sc.rec = statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		sc.id[0] = id
+		h := w.Header()
+		h["X-Request-Id"] = sc.id[:] // canonical key
+		s.securityHeaders(h, r)
+		if s.admitSender(&sc.rec, r, sc) {
+			r = sc.request(r)
+			next.ServeHTTP(&sc.rec, r)
+		}
 
 		elapsed := time.Since(start)
 		route := "unmatched"
@@ -39,38 +50,107 @@ func (s *server) observe(next http.Handler) http.Handler {
 			route = path // the mux sets r.Pattern on this same request when it routes it
 		}
 		method := metricMethod(r.Method)
-		s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(rec.status)).Inc()
-		s.metrics.latency.WithLabelValues(route, method).Observe(elapsed.Seconds())
-		if st.refusal != "" {
-			s.refusals.add(st.refusal, st.client) // no line per refused request: a summary
+		m := s.metrics.byRoute.get(routeKey{route, method, sc.rec.status})
+		m.requests.Inc()
+		m.latency.Observe(elapsed.Seconds())
+		if sc.st.refusal != "" {
+			s.refusals.add(sc.st.refusal, sc.st.client) // no line per refused request: a summary
 			return
 		}
-
+		r = sc.request(r) // as it went on; or, if the sender check panicked, with its context now
 		level := slog.LevelInfo
 		if route == "/healthz" || route == "/readyz" {
 			level = slog.LevelDebug // probes every few seconds would drown the log
 		}
 		s.log.Log(r.Context(), level, "request",
-			"method", r.Method, "route", route, "path", r.URL.Path, "status", rec.status,
-			"duration_ms", float64(elapsed.Microseconds())/1000, "bytes", rec.bytes,
-			"client", st.client.String())
+			"method", r.Method, "route", route, "path", r.URL.Path, "status", sc.rec.status,
+			"duration_ms", float64(elapsed.Microseconds())/1000, "bytes", sc.rec.bytes,
+			"client", sc.st.client.String())
 	})
 }
 
-// reqState is what observe keeps of a request while it is served.
+// admitSender applies the per-sender limits to r and reports whether it may go on; if not, it
+// has answered it. Every response carries the RateLimit-* headers.
+func (s *server) admitSender(w http.ResponseWriter, r *http.Request, sc *reqScope) (admitted bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.panicked(w, sc.request(r), v)
+			admitted = false
+		}
+	}()
+	res, err := s.guard.Sender(r.Context(), sc.st.client, isAuthRoute(r))
+	if err != nil {
+		// The limiter store fell over; the memory fallback answers Allow, so this is rare:
+		// serve the request rather than fail every visitor.
+		s.log.ErrorContext(sc.context(r), "sender limit", "err", err)
+		return true
+	}
+	h := w.Header()
+	v := make([]string, 2) // both values in one allocation; canonical keys: no Set overhead
+	v[0], v[1] = strconv.Itoa(res.Remaining), strconv.Itoa(int(math.Ceil(res.ResetAfter.Seconds())))
+	h["Ratelimit-Limit"] = limitValues.get(res.Limit) // one of the few configured limits
+	h["Ratelimit-Remaining"], h["Ratelimit-Reset"] = v[0:1:1], v[1:2:2]
+	if res.Allowed {
+		return true
+	}
+	e := guard.RateLimited(res)
+	sc.st.refusal = refusalCodes[e.Code]
+	if wantsHTML(r) {
+		s.renderError(w, sc.request(r), e) // a page, which may log: with the request's context
+	} else {
+		writeJSONError(w, e) // what s.fail does, minus the context it does not need here
+	}
+	return false
+}
+
+// reqState is what front keeps of a request while it is served.
 type reqState struct {
 	client  netip.Addr // the sender (see realip)
 	refusal string     // the policy that refused it, if one did
 }
 
+// reqScope is what front keeps of a request, in one allocation: its state, the recorder of its
+// response, the value of its X-Request-Id header, and — once the request is admitted — its
+// context: the request id's, which also answers stateKey with the state.
+type reqScope struct {
+	context.Context // nil until context or request is called
+	st              reqState
+	rec             statusRecorder
+	id              [1]string
+}
+
 type stateKey struct{}
+
+// Value implements context.Context.
+func (c *reqScope) Value(key any) any {
+	if key == (stateKey{}) {
+		return &c.st
+	}
+	return c.Context.Value(key)
+}
+
+// context returns the request's context, carrying its id and state.
+func (c *reqScope) context(r *http.Request) context.Context {
+	if c.Context == nil {
+		c.Context = reqid.NewContext(r.Context(), c.id[0])
+	}
+	return c
+}
+
+// request returns r with the request's context (r itself if it has it already).
+func (c *reqScope) request(r *http.Request) *http.Request {
+	if r.Context() == context.Context(c) {
+		return r
+	}
+	return r.WithContext(c.context(r))
+}
 
 func stateOf(r *http.Request) *reqState {
 	st, _ := r.Context().Value(stateKey{}).(*reqState)
 	return st
 }
 
-// clientOf returns the sender of r as observe resolved it (see realip).
+// clientOf returns the sender of r as front resolved it (see realip).
 func clientOf(r *http.Request) netip.Addr {
 	if st := stateOf(r); st != nil {
 		return st.client
@@ -138,15 +218,20 @@ func (s *server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
-				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
-					panic(v) // net/http's way to abort a response silently
-				}
-				s.log.ErrorContext(r.Context(), "panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				s.fail(w, r, &account.Error{Code: account.CodeInternal, Message: "internal error"})
+				s.panicked(w, r, v)
 			}
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// panicked logs a recovered panic and answers 500; net/http's ErrAbortHandler goes on.
+func (s *server) panicked(w http.ResponseWriter, r *http.Request, v any) {
+	if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+		panic(v) // net/http's way to abort a response silently
+	}
+	s.log.ErrorContext(r.Context(), "panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	s.fail(w, r, &account.Error{Code: account.CodeInternal, Message: "internal error"})
 }
 
 // crossOriginProtection refuses state-changing requests that a browser sent from another
@@ -160,29 +245,8 @@ func crossOriginProtection(next http.Handler, s *server) http.Handler {
 	return cop.Handler(next)
 }
 
-// limitSenders applies the per-sender limits before anything else is done for the request, so
-// a refusal costs microseconds. Every response carries the RateLimit-* headers.
-func (s *server) limitSenders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res, err := s.guard.Sender(r.Context(), clientOf(r), isAuthRoute(r))
-		if err != nil {
-			// The limiter store fell over; the memory fallback answers Allow, so this is rare:
-			// serve the request rather than fail every visitor.
-			s.log.ErrorContext(r.Context(), "sender limit", "err", err)
-			next.ServeHTTP(w, r)
-			return
-		}
-		h := w.Header()
-		h["Ratelimit-Limit"] = []string{strconv.Itoa(res.Limit)} // canonical keys: no Set overhead
-		h["Ratelimit-Remaining"] = []string{strconv.Itoa(res.Remaining)}
-		h["Ratelimit-Reset"] = []string{strconv.Itoa(int(math.Ceil(res.ResetAfter.Seconds())))}
-		if !res.Allowed {
-			s.fail(w, r, guard.RateLimited(res))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
+// limitValues are the RateLimit-Limit header values, shared and never modified.
+var limitValues = readMostly[int, []string]{max: 64, compute: func(n int) []string { return []string{strconv.Itoa(n)} }}
 
 type headerValue struct {
 	key   string // canonical form
@@ -202,15 +266,11 @@ var (
 // securityHeaders sets the headers every response carries: no MIME sniffing, no framing (the
 // login form cannot be clickjacked), no referrer leaking paths to other sites; and on HTTPS
 // (directly or per a trusted proxy) HSTS, so the browser never sends the cookies in clear.
-func (s *server) securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		for _, kv := range fixedHeaders { // shared, never-modified values: no allocation per request
-			h[kv.key] = kv.value
-		}
-		if s.resolver.IsHTTPS(r) {
-			h["Strict-Transport-Security"] = hsts
-		}
-		next.ServeHTTP(w, r)
-	})
+func (s *server) securityHeaders(h http.Header, r *http.Request) {
+	for _, kv := range fixedHeaders { // shared, never-modified values: no allocation per request
+		h[kv.key] = kv.value
+	}
+	if s.resolver.IsHTTPS(r) {
+		h["Strict-Transport-Security"] = hsts
+	}
 }

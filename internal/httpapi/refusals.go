@@ -36,7 +36,7 @@ const topSenders = 5
 type RefusalLog struct {
 	log      *slog.Logger
 	interval time.Duration
-	counter  *prometheus.CounterVec
+	counter  readMostly[string, prometheus.Counter] // by policy, resolved once each
 
 	mu    sync.Mutex
 	start time.Time
@@ -57,12 +57,15 @@ func NewRefusalLog(log *slog.Logger, interval time.Duration, reg prometheus.Regi
 	if err := reg.Register(c); err != nil {
 		return nil, err
 	}
-	return &RefusalLog{log: log, interval: interval, counter: c, by: map[string]*policyCount{}, start: time.Now()}, nil
+	return &RefusalLog{log: log, interval: interval, by: map[string]*policyCount{}, start: time.Now(),
+		counter: readMostly[string, prometheus.Counter]{max: 64, compute: func(policy string) prometheus.Counter {
+			return c.WithLabelValues(policy)
+		}}}, nil
 }
 
 // add counts one refusal; it writes the summary of the interval that ended, if one did.
 func (l *RefusalLog) add(policy string, sender netip.Addr) {
-	l.counter.WithLabelValues(policy).Inc()
+	l.counter.get(policy).Inc()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if time.Since(l.start) >= l.interval {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -85,10 +86,8 @@ func NewServer(d Deps) (http.Handler, error) {
 	var h http.Handler = http.HandlerFunc(s.dispatch)
 	h = crossOriginProtection(h, s)
 	h = s.limitBody(h)
-	h = s.limitSenders(h)
 	h = s.recoverPanics(h)
-	h = s.securityHeaders(h)
-	h = s.observe(h)
+	h = s.front(h) // id, security headers, per-sender limits, metrics and logs
 	return h, nil
 }
 
@@ -97,6 +96,13 @@ func NewServer(d Deps) (http.Handler, error) {
 func (s *server) dispatch(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
 	if pattern != "" {
+		if strings.IndexByte(pattern, '{') < 0 && r.RequestURI != "*" {
+			// What ServeMux.ServeHTTP would do, without matching the request a second time: a
+			// pattern without wildcards has no path values to set.
+			r.Pattern = pattern
+			h.ServeHTTP(w, r)
+			return
+		}
 		s.mux.ServeHTTP(w, r)
 		return
 	}
