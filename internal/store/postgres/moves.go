@@ -160,6 +160,9 @@ func (d *DB) Subscribe(ctx context.Context, id int64, logicals []int, from, name
 	if !moveObject.MatchString(name) {
 		return fmt.Errorf("postgres %s: invalid move name %q", d.name, name)
 	}
+	if err := d.stopOlder(ctx, id, id+1); err != nil {
+		return err
+	}
 	return d.admin(ctx, "subscribing to logical shards", id, func(tx pgx.Tx) error {
 		var owned int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM shard_owned WHERE logical_shard = ANY($1::integer[]) AND state = 'owned'`, logicals).Scan(&owned); err != nil {
@@ -194,6 +197,43 @@ func (d *DB) Subscribe(ctx context.Context, id int64, logicals []int, from, name
 			name, quoteLiteral(conninfo), name, name))
 		return err
 	})
+}
+
+// stopOlder disables the move subscriptions here of moves before id in a short fenced
+// transaction of its own, then waits for their workers to exit. A DROP SUBSCRIPTION waits for
+// its workers; a table-sync worker creating its slot on the same cluster waits for every
+// transaction with an id — the dropping one included — so dropping in one step can deadlock.
+func (d *DB) stopOlder(ctx context.Context, id, before int64) error {
+	var names []string
+	if err := d.admin(ctx, "stopping old moves' subscriptions", id, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT subname FROM pg_subscription
+			WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND subname ~ $1`, moveObjectSQL)
+		if err != nil {
+			return err
+		}
+		all, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, n := range all {
+			if older(n, before) {
+				names = append(names, n)
+				if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER SUBSCRIPTION %s DISABLE`, pgx.Identifier{n}.Sanitize())); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil || len(names) == 0 {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return d.wrap("stopping old moves' subscriptions", retryUntil(wctx, 10*time.Millisecond, func() (bool, error) {
+		var running int
+		err := d.pool.QueryRow(wctx, `SELECT count(*) FROM pg_stat_subscription WHERE subname = ANY($1) AND pid IS NOT NULL`, names).Scan(&running)
+		return running == 0, err
+	}))
 }
 
 // dropSubscriptions drops, in tx, every move subscription here of a move before id, detaching
@@ -444,6 +484,9 @@ func (d *DB) Takeover(ctx context.Context, id int64, moves map[int]int64) error 
 	for logical, m := range moves {
 		logicals, ids = append(logicals, logical), append(ids, m)
 	}
+	if err := d.stopOlder(ctx, id, id+1); err != nil {
+		return err
+	}
 	return d.admin(ctx, "taking over logical shards", id, func(tx pgx.Tx) error {
 		if err := dropSubscriptions(ctx, tx, id+1); err != nil {
 			return err
@@ -469,6 +512,9 @@ func (d *DB) DropSubscriptions(ctx context.Context, id int64, all bool) error {
 	if all {
 		before = id + 1
 	}
+	if err := d.stopOlder(ctx, id, before); err != nil {
+		return err
+	}
 	return d.admin(ctx, "dropping old moves' subscriptions", id, func(tx pgx.Tx) error {
 		return dropSubscriptions(ctx, tx, before)
 	})
@@ -483,6 +529,9 @@ func (d *DB) DropMoveObjects(ctx context.Context, id int64, all bool) error {
 	before := id
 	if all {
 		before = id + 1
+	}
+	if err := d.stopOlder(ctx, id, before); err != nil {
+		return err
 	}
 	if err := d.admin(ctx, "dropping old moves' replication", id, func(tx pgx.Tx) error {
 		if err := dropSubscriptions(ctx, tx, before); err != nil {
