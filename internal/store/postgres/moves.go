@@ -229,7 +229,7 @@ func (d *DB) stopOlder(ctx context.Context, id, before int64) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return d.wrap("stopping old moves' subscriptions", retryUntil(wctx, 10*time.Millisecond, func() (bool, error) {
+	return d.wrap("stopping old moves' subscriptions", Poll(wctx, 10*time.Millisecond, func() (bool, error) {
 		var running int
 		err := d.pool.QueryRow(wctx, `SELECT count(*) FROM pg_stat_subscription WHERE subname = ANY($1) AND pid IS NOT NULL`, names).Scan(&running)
 		return running == 0, err
@@ -559,7 +559,7 @@ func (d *DB) DropMoveObjects(ctx context.Context, id int64, all bool) error {
 	// A slot stays active until its walsender notices the subscription is gone.
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err := retryUntil(ctx, 20*time.Millisecond, func() (bool, error) {
+	err := Poll(ctx, 20*time.Millisecond, func() (bool, error) {
 		rows, err := d.pool.Query(ctx, `SELECT slot_name, active FROM pg_replication_slots
 			WHERE database = current_database() AND slot_name ~ $1`, moveObjectSQL)
 		if err != nil {

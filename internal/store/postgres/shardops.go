@@ -331,8 +331,9 @@ func (d *DB) Misplaced(ctx context.Context, n int, logicals []int, limit int) (r
 // quoteLiteral quotes s as an SQL string literal (standard_conforming_strings is on since 9.1).
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// retryUntil calls f every interval until it reports done or ctx ends.
-func retryUntil(ctx context.Context, every time.Duration, f func() (bool, error)) error {
+// Poll calls f every interval until it reports done, fails, or ctx ends (the move steps
+// wait with it on both sides of the package boundary).
+func Poll(ctx context.Context, every time.Duration, f func() (bool, error)) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -279,7 +279,7 @@ func (a *Admin) copyAndVerify(ctx context.Context, lease *moveLease, id int64, s
 	}
 	var firstErrors int64 = -1
 	var down time.Time // since when a database of the move has not answered
-	err = poll(ctx, 20*time.Millisecond, func() (bool, error) {
+	err = postgres.Poll(ctx, 20*time.Millisecond, func() (bool, error) {
 		done, err := copied(ctx, lease, src, dst, name, &firstErrors)
 		if errors.Is(err, account.ErrUnavailable) {
 			// A failover of the source (often the lease's database too) makes it unreachable
@@ -365,7 +365,7 @@ func catchUp(ctx context.Context, src, dst *postgres.DB, id int64) error {
 	if err != nil {
 		return err
 	}
-	return poll(ctx, 2*time.Millisecond, func() (bool, error) {
+	return postgres.Poll(ctx, 2*time.Millisecond, func() (bool, error) {
 		got, err := dst.Marked(ctx, id)
 		return got >= seq, err
 	})
@@ -496,21 +496,4 @@ func (a *Admin) cleanLeftovers(ctx context.Context, lease *moveLease) error {
 		}
 	}
 	return nil
-}
-
-// poll calls f every interval until it reports done, fails, or ctx ends.
-func poll(ctx context.Context, every time.Duration, f func() (bool, error)) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		done, err := f()
-		if err != nil || done {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
 }
