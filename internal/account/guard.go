@@ -23,12 +23,15 @@ type CaptchaAnswer struct {
 	Token  string
 }
 
-// Attempt describes who is trying to log in or sign up, for the guard.
+// Attempt is a signup or login attempt as the HTTP layer received it: Service.Signup and
+// Service.Login take one. The Service normalises Username (and, at login, keeps Device only
+// while the account still lists that device) before it hands an Attempt to the Guard, so the
+// Guard always sees the normalised name.
 type Attempt struct {
-	Username string     // normalised
-	Password string     // login only: the guard keeps a keyed hash, never the password
+	Username string     // as received; the Guard is given the normalised form
+	Password string     // the Guard is given a login's only, and keeps a keyed hash, never the password
 	Sender   netip.Addr // the client address (see realip)
-	Device   string     // the device cookie presented, if any
+	Device   string     // the device cookie presented, login only
 	Captcha  CaptchaAnswer
 }
 

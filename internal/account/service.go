@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"time"
 )
@@ -66,17 +65,8 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	return s, nil
 }
 
-// Request is a signup or login request as the HTTP layer received it.
-type Request struct {
-	Username string
-	Password string
-	Sender   netip.Addr
-	Device   string // device cookie, login only
-	Captcha  CaptchaAnswer
-}
-
 // Signup creates an account and returns it.
-func (s *Service) Signup(ctx context.Context, r Request) (Account, error) {
+func (s *Service) Signup(ctx context.Context, r Attempt) (Account, error) {
 	name, err := NormalizeUsername(r.Username)
 	if err != nil {
 		return Account{}, err
@@ -114,7 +104,7 @@ var errInvalidCredentials = Errorf(CodeInvalidCredentials, "invalid username or 
 // Login checks a username and password and opens a session. The guard decides first, before
 // any hash or storage read. An unknown name and a wrong password give the same error after the
 // same work (one argon2id verification).
-func (s *Service) Login(ctx context.Context, r Request) (LoginResult, error) {
+func (s *Service) Login(ctx context.Context, r Attempt) (LoginResult, error) {
 	name, err := NormalizeUsername(r.Username)
 	if err != nil {
 		return LoginResult{}, err

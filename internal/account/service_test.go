@@ -40,10 +40,10 @@ func TestSessionExpires(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	svc, _ := newService(t, fast, c)
-	if _, err := svc.Signup(ctx, account.Request{Username: "alice", Password: "correct horse"}); err != nil {
+	if _, err := svc.Signup(ctx, account.Attempt{Username: "alice", Password: "correct horse"}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := svc.Login(ctx, account.Request{Username: "Alice", Password: "correct horse"})
+	res, err := svc.Login(ctx, account.Attempt{Username: "Alice", Password: "correct horse"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestLoginUpgradesOldHashes(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{t: time.Now()}
 	weak, st := newService(t, fast, c)
-	if _, err := weak.Signup(ctx, account.Request{Username: "alice", Password: "correct horse"}); err != nil {
+	if _, err := weak.Signup(ctx, account.Attempt{Username: "alice", Password: "correct horse"}); err != nil {
 		t.Fatal(err)
 	}
 	stronger := fast
@@ -76,7 +76,7 @@ func TestLoginUpgradesOldHashes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Login(ctx, account.Request{Username: "alice", Password: "correct horse"}); err != nil {
+	if _, err := svc.Login(ctx, account.Attempt{Username: "alice", Password: "correct horse"}); err != nil {
 		t.Fatal(err)
 	}
 	a, err := st.GetAccount(ctx, "alice")
@@ -86,7 +86,7 @@ func TestLoginUpgradesOldHashes(t *testing.T) {
 	if want := "$argon2id$v=19$m=64,t=2,p=1$"; a.PasswordHash[:len(want)] != want {
 		t.Fatalf("hash after login = %q, want the raised parameters %q", a.PasswordHash, want)
 	}
-	if _, err := svc.Login(ctx, account.Request{Username: "alice", Password: "correct horse"}); err != nil {
+	if _, err := svc.Login(ctx, account.Attempt{Username: "alice", Password: "correct horse"}); err != nil {
 		t.Fatalf("login with the upgraded hash: %v", err)
 	}
 }
@@ -95,11 +95,11 @@ func TestTokensAreBoundToTheirOwner(t *testing.T) {
 	ctx := context.Background()
 	svc, _ := newService(t, fast, &clock{t: time.Now()})
 	for _, n := range []string{"alice", "bobby"} {
-		if _, err := svc.Signup(ctx, account.Request{Username: n, Password: "correct horse"}); err != nil {
+		if _, err := svc.Signup(ctx, account.Attempt{Username: n, Password: "correct horse"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	res, err := svc.Login(ctx, account.Request{Username: "alice", Password: "correct horse"})
+	res, err := svc.Login(ctx, account.Attempt{Username: "alice", Password: "correct horse"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,11 +14,11 @@ import (
 func TestSignupRefusesLookAlikeNames(t *testing.T) {
 	ctx := context.Background()
 	svc, st := newService(t, fast, &clock{t: time.Now()})
-	if _, err := svc.Signup(ctx, account.Request{Username: "alice", Password: "correct horse"}); err != nil {
+	if _, err := svc.Signup(ctx, account.Attempt{Username: "alice", Password: "correct horse"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, spoof := range []string{"\u0430lice", "\u0430l\u0456ce", "al\u03b9ce", "alice\u0661"} {
-		_, err := svc.Signup(ctx, account.Request{Username: spoof, Password: "correct horse"})
+		_, err := svc.Signup(ctx, account.Attempt{Username: spoof, Password: "correct horse"})
 		if account.CodeOf(err) != account.CodeInvalidRequest || !strings.Contains(err.Error(), "could pass for another name") {
 			t.Errorf("signup %q = %v, want invalid_request about look-alikes", spoof, err)
 		}
@@ -33,7 +33,7 @@ func TestSignupRefusesCommonPasswords(t *testing.T) {
 	ctx := context.Background()
 	svc, st := newService(t, fast, &clock{t: time.Now()})
 	for _, pw := range []string{"password1234", "Password1234", "iloveyou123", "qwertyuiop"} {
-		_, err := svc.Signup(ctx, account.Request{Username: "dora", Password: pw})
+		_, err := svc.Signup(ctx, account.Attempt{Username: "dora", Password: pw})
 		var e *account.Error
 		if !errors.As(err, &e) || e.Code != account.CodeWeakPassword || !strings.Contains(e.Message, "choose another") {
 			t.Errorf("signup with %q = %v, want weak_password telling to choose another", pw, err)
@@ -43,10 +43,10 @@ func TestSignupRefusesCommonPasswords(t *testing.T) {
 		t.Fatalf("account exists after refused signups (%v)", err)
 	}
 	// Too short as hashed: e + combining accent is one character once normalised.
-	if _, err := svc.Signup(ctx, account.Request{Username: "dora", Password: strings.Repeat("e\u0301", 4)}); account.CodeOf(err) != account.CodeInvalidRequest {
+	if _, err := svc.Signup(ctx, account.Attempt{Username: "dora", Password: strings.Repeat("e\u0301", 4)}); account.CodeOf(err) != account.CodeInvalidRequest {
 		t.Errorf("signup with 4 characters typed as 8 code points = %v, want invalid_request", err)
 	}
-	if _, err := svc.Signup(ctx, account.Request{Username: "dora", Password: "reindeer quarry tulip"}); err != nil {
+	if _, err := svc.Signup(ctx, account.Attempt{Username: "dora", Password: "reindeer quarry tulip"}); err != nil {
 		t.Fatalf("signup with an uncommon password: %v", err)
 	}
 }
@@ -69,7 +69,7 @@ func TestOlderAccountsStillLogIn(t *testing.T) {
 		if err := st.CreateAccount(ctx, account.Account{Username: a.name, PasswordHash: hash, CreatedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Login(ctx, account.Request{Username: a.name, Password: a.password}); err != nil {
+		if _, err := svc.Login(ctx, account.Attempt{Username: a.name, Password: a.password}); err != nil {
 			t.Errorf("login of %q made under the old rules: %v", a.name, err)
 		}
 	}

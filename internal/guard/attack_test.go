@@ -149,10 +149,10 @@ func TestEveryStoreKeyIsBounded(t *testing.T) {
 	ctx := context.Background()
 	longName := strings.Repeat("名", account.MaxUsernameLen)
 	huge := strings.Repeat("A", 500_000)
-	_, _ = e.svc.Signup(ctx, account.Request{Username: longName, Password: "right password", Sender: sender,
+	_, _ = e.svc.Signup(ctx, account.Attempt{Username: longName, Password: "right password", Sender: sender,
 		Captcha: account.CaptchaAnswer{ID: huge, Answer: "123456"}})
-	_, _ = e.svc.Login(ctx, account.Request{Username: longName, Password: "wrong password", Sender: sender})
-	_, _ = e.svc.Login(ctx, account.Request{Username: longName, Password: "wrong password 2", Sender: netip.MustParseAddr("2001:db8::1"),
+	_, _ = e.svc.Login(ctx, account.Attempt{Username: longName, Password: "wrong password", Sender: sender})
+	_, _ = e.svc.Login(ctx, account.Attempt{Username: longName, Password: "wrong password 2", Sender: netip.MustParseAddr("2001:db8::1"),
 		Captcha: account.CaptchaAnswer{ID: huge, Answer: "123456"}, Device: huge})
 	_, _ = e.guard.Sender(ctx, netip.MustParseAddr("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"), true)
 	if len(rs.longest) > 64 {

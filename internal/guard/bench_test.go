@@ -17,7 +17,7 @@ func BenchmarkRefusedLogin(b *testing.B) {
 	for _, pw := range []string{"guess one", "guess two", "guess three"} {
 		e.login("alice", pw, "")
 	}
-	req := account.Request{Username: "alice", Password: "guess four", Sender: netip.MustParseAddr("198.51.100.7")}
+	req := account.Attempt{Username: "alice", Password: "guess four", Sender: netip.MustParseAddr("198.51.100.7")}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := e.svc.Login(ctx, req); account.CodeOf(err) != account.CodeTooManyAttempts {

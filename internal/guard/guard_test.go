@@ -108,7 +108,7 @@ func newEnvWith(t testing.TB, cfg guard.Config, wrap func(guard.Store) guard.Sto
 var sender = netip.MustParseAddr("198.51.100.7")
 
 func (e *env) login(name, password, device string) (account.LoginResult, account.Code) {
-	res, err := e.svc.Login(context.Background(), account.Request{Username: name, Password: password, Sender: sender, Device: device})
+	res, err := e.svc.Login(context.Background(), account.Attempt{Username: name, Password: password, Sender: sender, Device: device})
 	if err != nil {
 		return res, account.CodeOf(err)
 	}
@@ -117,7 +117,7 @@ func (e *env) login(name, password, device string) (account.LoginResult, account
 
 func (e *env) signup(t *testing.T, name string) {
 	t.Helper()
-	if _, err := e.svc.Signup(context.Background(), account.Request{Username: name, Password: "right password", Sender: sender}); err != nil {
+	if _, err := e.svc.Signup(context.Background(), account.Attempt{Username: name, Password: "right password", Sender: sender}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -137,7 +137,7 @@ func (e *env) signupUnguarded(t testing.TB, name string) {
 
 func retryAfter(t *testing.T, e *env, name, password string) time.Duration {
 	t.Helper()
-	_, err := e.svc.Login(context.Background(), account.Request{Username: name, Password: password, Sender: sender})
+	_, err := e.svc.Login(context.Background(), account.Attempt{Username: name, Password: password, Sender: sender})
 	var ae *account.Error
 	if !asError(err, &ae) || ae.Code != account.CodeTooManyAttempts {
 		t.Fatalf("login = %v, want too_many_attempts", err)
@@ -362,7 +362,7 @@ func TestCaptchaPolicy(t *testing.T) {
 	}
 
 	// Every signup needs one.
-	_, err := e.svc.Signup(ctx, account.Request{Username: "alice", Password: "right password", Sender: sender})
+	_, err := e.svc.Signup(ctx, account.Attempt{Username: "alice", Password: "right password", Sender: sender})
 	if account.CodeOf(err) != account.CodeCaptchaRequired {
 		t.Fatalf("signup without captcha = %v, want captcha_required", err)
 	}
@@ -372,19 +372,19 @@ func TestCaptchaPolicy(t *testing.T) {
 	if ans.Answer == wrong.Answer {
 		wrong.Answer = "111111"
 	}
-	_, err = e.svc.Signup(ctx, account.Request{Username: "alice", Password: "right password", Sender: sender, Captcha: wrong})
+	_, err = e.svc.Signup(ctx, account.Attempt{Username: "alice", Password: "right password", Sender: sender, Captcha: wrong})
 	if account.CodeOf(err) != account.CodeCaptchaInvalid {
 		t.Fatalf("wrong answer = %v, want captcha_invalid", err)
 	}
 	// The wrong answer spent that challenge: its right answer no longer works either.
-	if _, err = e.svc.Signup(ctx, account.Request{Username: "alice", Password: "right password", Sender: sender, Captcha: ans}); account.CodeOf(err) != account.CodeCaptchaInvalid {
+	if _, err = e.svc.Signup(ctx, account.Attempt{Username: "alice", Password: "right password", Sender: sender, Captcha: ans}); account.CodeOf(err) != account.CodeCaptchaInvalid {
 		t.Fatalf("re-used challenge = %v, want captcha_invalid", err)
 	}
 	ans = solve(err) // the refusal carries a new challenge
-	if _, err := e.svc.Signup(ctx, account.Request{Username: "alice", Password: "right password", Sender: sender, Captcha: ans}); err != nil {
+	if _, err := e.svc.Signup(ctx, account.Attempt{Username: "alice", Password: "right password", Sender: sender, Captcha: ans}); err != nil {
 		t.Fatalf("signup with a solved captcha: %v", err)
 	}
-	if _, err := e.svc.Signup(ctx, account.Request{Username: "alice2", Password: "right password", Sender: sender, Captcha: ans}); account.CodeOf(err) != account.CodeCaptchaInvalid {
+	if _, err := e.svc.Signup(ctx, account.Attempt{Username: "alice2", Password: "right password", Sender: sender, Captcha: ans}); account.CodeOf(err) != account.CodeCaptchaInvalid {
 		t.Fatalf("a solved challenge used twice = %v, want captcha_invalid", err)
 	}
 
@@ -396,11 +396,11 @@ func TestCaptchaPolicy(t *testing.T) {
 	if _, code := e.login("alice", "wrong password", ""); code != account.CodeInvalidCredentials {
 		t.Fatalf("failure: %s", code)
 	}
-	_, err = e.svc.Login(ctx, account.Request{Username: "alice", Password: "right password", Sender: sender})
+	_, err = e.svc.Login(ctx, account.Attempt{Username: "alice", Password: "right password", Sender: sender})
 	if account.CodeOf(err) != account.CodeCaptchaRequired {
 		t.Fatalf("login after a failure without captcha = %v, want captcha_required", err)
 	}
-	if _, err := e.svc.Login(ctx, account.Request{Username: "alice", Password: "right password", Sender: sender, Captcha: solve(err)}); err != nil {
+	if _, err := e.svc.Login(ctx, account.Attempt{Username: "alice", Password: "right password", Sender: sender, Captcha: solve(err)}); err != nil {
 		t.Fatalf("login with solved captcha: %v", err)
 	}
 	// A sender with failures on other names needs one too (2 per hour here).
@@ -411,10 +411,10 @@ func TestCaptchaPolicy(t *testing.T) {
 	}
 	// An expired challenge is refused (the sender's failures keep captchas required).
 	e.login("alice", "wrong password", "")
-	_, err = e.svc.Login(ctx, account.Request{Username: "alice", Password: "right password", Sender: sender})
+	_, err = e.svc.Login(ctx, account.Attempt{Username: "alice", Password: "right password", Sender: sender})
 	stale := solve(err)
 	e.clock.Add(11 * time.Minute)
-	_, err = e.svc.Login(ctx, account.Request{Username: "alice", Password: "right password", Sender: sender, Captcha: stale})
+	_, err = e.svc.Login(ctx, account.Attempt{Username: "alice", Password: "right password", Sender: sender, Captcha: stale})
 	if account.CodeOf(err) != account.CodeCaptchaInvalid {
 		t.Fatalf("expired challenge = %v, want captcha_invalid", err)
 	}
@@ -423,7 +423,7 @@ func TestCaptchaPolicy(t *testing.T) {
 	tampered := []byte(fresh.ID)
 	tampered[10] ^= 2
 	fresh.ID = string(tampered)
-	_, err = e.svc.Login(ctx, account.Request{Username: "alice", Password: "right password", Sender: sender, Captcha: fresh})
+	_, err = e.svc.Login(ctx, account.Attempt{Username: "alice", Password: "right password", Sender: sender, Captcha: fresh})
 	if account.CodeOf(err) != account.CodeCaptchaInvalid {
 		t.Fatalf("tampered challenge = %v, want captcha_invalid", err)
 	}
@@ -436,14 +436,14 @@ func TestServiceWideFailureWaveRequiresCaptchaForEveryone(t *testing.T) {
 	cfg.CaptchaGlobalFailures = guard.Rate{Count: 5, Period: time.Minute}
 	e := newEnv(t, cfg)
 	for i := range 5 { // a stuffing wave: many names, many senders
-		_, _ = e.svc.Login(context.Background(), account.Request{Username: "victim" + string(rune('a'+i)), Password: "leaked pw", Sender: netip.AddrFrom4([4]byte{203, 0, 113, byte(i)})})
+		_, _ = e.svc.Login(context.Background(), account.Attempt{Username: "victim" + string(rune('a'+i)), Password: "leaked pw", Sender: netip.AddrFrom4([4]byte{203, 0, 113, byte(i)})})
 	}
-	_, err := e.svc.Login(context.Background(), account.Request{Username: "innocent", Password: "some password", Sender: netip.MustParseAddr("192.0.2.200")})
+	_, err := e.svc.Login(context.Background(), account.Attempt{Username: "innocent", Password: "some password", Sender: netip.MustParseAddr("192.0.2.200")})
 	if account.CodeOf(err) != account.CodeCaptchaRequired {
 		t.Fatalf("during a failure wave a fresh sender and name = %v, want captcha_required", err)
 	}
 	e.clock.Add(time.Minute)
-	_, err = e.svc.Login(context.Background(), account.Request{Username: "innocent", Password: "some password", Sender: netip.MustParseAddr("192.0.2.200")})
+	_, err = e.svc.Login(context.Background(), account.Attempt{Username: "innocent", Password: "some password", Sender: netip.MustParseAddr("192.0.2.200")})
 	if account.CodeOf(err) != account.CodeInvalidCredentials {
 		t.Fatalf("after the wave = %v, want invalid_credentials (no captcha)", err)
 	}

@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -17,9 +20,9 @@ type credentials struct {
 	CaptchaToken  string `json:"captcha_token"` // a Turnstile/hCaptcha/reCAPTCHA token
 }
 
-// request turns decoded credentials into the domain's request, adding who sent it.
-func (s *server) request(r *http.Request, c credentials) account.Request {
-	req := account.Request{
+// request turns decoded credentials into the domain's Attempt, adding who sent it.
+func (s *server) request(r *http.Request, c credentials) account.Attempt {
+	req := account.Attempt{
 		Username: c.Username, Password: c.Password, Sender: clientOf(r),
 		Captcha: account.CaptchaAnswer{ID: c.CaptchaID, Answer: c.CaptchaAnswer, Token: c.CaptchaToken},
 	}
@@ -150,7 +153,7 @@ func (s *server) apiForgetDevices(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		All bool `json:"all"`
 	}
-	if r.ContentLength != 0 {
+	if hasBody(r) {
 		if err := decodeJSON(r, &body); err != nil {
 			s.fail(w, r, err)
 			return
@@ -166,4 +169,22 @@ func (s *server) apiForgetDevices(w http.ResponseWriter, r *http.Request) {
 	}
 	s.clearCookie(w, r, DeviceCookie)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// hasBody reports whether r carries a body. One of unknown length (chunked, or HTTP/2 without
+// a content-length) may still be empty: its first byte is read to know, and put back.
+func hasBody(r *http.Request) bool {
+	if r.ContentLength >= 0 {
+		return r.ContentLength > 0
+	}
+	var first [1]byte
+	n, err := io.ReadFull(r.Body, first[:])
+	if n == 0 && errors.Is(err, io.EOF) {
+		return false
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(first[:n]), r.Body), r.Body}
+	return true // or unreadable: the decoder reports it
 }

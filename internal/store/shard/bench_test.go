@@ -68,7 +68,7 @@ func BenchmarkSignup(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := svc.Signup(context.Background(), account.Request{Username: fmt.Sprintf("bench-%d", n.Add(1)), Password: "correct horse battery"}); err != nil {
+					if _, err := svc.Signup(context.Background(), account.Attempt{Username: fmt.Sprintf("bench-%d", n.Add(1)), Password: "correct horse battery"}); err != nil {
 						b.Error(err)
 						return
 					}
@@ -85,7 +85,7 @@ func BenchmarkLogin(b *testing.B) {
 			svc := service(b, benchStores(b)[name](b))
 			const users = 200
 			for i := range users {
-				if _, err := svc.Signup(context.Background(), account.Request{Username: fmt.Sprintf("bench-%d", i), Password: "correct horse battery"}); err != nil {
+				if _, err := svc.Signup(context.Background(), account.Attempt{Username: fmt.Sprintf("bench-%d", i), Password: "correct horse battery"}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -94,7 +94,7 @@ func BenchmarkLogin(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := svc.Login(context.Background(), account.Request{Username: fmt.Sprintf("bench-%d", n.Add(1)%users), Password: "correct horse battery"}); err != nil {
+					if _, err := svc.Login(context.Background(), account.Attempt{Username: fmt.Sprintf("bench-%d", n.Add(1)%users), Password: "correct horse battery"}); err != nil {
 						b.Error(err)
 						return
 					}
