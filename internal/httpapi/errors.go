@@ -109,6 +109,9 @@ type errorBody struct {
 
 func writeJSONError(w http.ResponseWriter, e *account.Error) {
 	setRetryAfter(w, e)
+	if e.Code == account.CodeUnauthenticated { // a 401 names the scheme it wants (RFC 9110)
+		w.Header()["Www-Authenticate"] = []string{`Bearer realm="hello"`}
+	}
 	if _, refusal := refusalCodes[e.Code]; refusal && e.Captcha == nil {
 		writeEncoded(w, status(e), refusalBodies.get(refusalKey{e.Code, e.Message}))
 		return

@@ -16,7 +16,8 @@ import (
 	"github.com/hellosvc/hello/internal/account"
 	"github.com/hellosvc/hello/internal/store/migrate"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/*.sql
@@ -92,10 +93,10 @@ func (s *Store) CreateAccount(ctx context.Context, a account.Account) error {
 		`INSERT INTO accounts (username, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT (username) DO NOTHING`,
 		a.Username, a.PasswordHash, a.CreatedAt.UnixMilli())
 	if err != nil {
-		return fmt.Errorf("inserting account: %w", err)
+		return wrap("inserting account", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("inserting account: %w", err)
+		return wrap("inserting account", err)
 	} else if n == 0 {
 		return account.ErrConflict
 	}
@@ -112,7 +113,7 @@ func (s *Store) GetAccount(ctx context.Context, username string) (account.Accoun
 		return account.Account{}, account.ErrNotFound
 	}
 	if err != nil {
-		return account.Account{}, fmt.Errorf("loading account: %w", err)
+		return account.Account{}, wrap("loading account", err)
 	}
 	a.CreatedAt = time.UnixMilli(created).UTC()
 	a.Devices = strings.Fields(devices)
@@ -140,7 +141,7 @@ func (s *Store) ForgetDevices(ctx context.Context, username, device string) erro
 func (s *Store) editDevices(ctx context.Context, username string, edit func([]string) []string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return wrap("editing devices", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	var devices string
@@ -149,14 +150,14 @@ func (s *Store) editDevices(ctx context.Context, username string, edit func([]st
 		return account.ErrNotFound
 	}
 	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return wrap("editing devices", err)
 	}
 	next := strings.Join(edit(strings.Fields(devices)), " ")
 	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET devices = ? WHERE username = ?`, next, username); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return wrap("editing devices", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return wrap("editing devices", err)
 	}
 	return nil
 }
@@ -168,7 +169,7 @@ func (s *Store) UpdatePasswordHash(ctx context.Context, username, hash string) e
 func (s *Store) CreateSession(ctx context.Context, ss account.Session) error {
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO sessions (username, token_hash, expires_at) VALUES (?, ?, ?)`,
 		ss.Username, ss.TokenHash, ss.ExpiresAt.UnixMilli()); err != nil {
-		return fmt.Errorf("inserting session: %w", err)
+		return wrap("inserting session", err)
 	}
 	return nil
 }
@@ -180,7 +181,7 @@ func (s *Store) GetSession(ctx context.Context, username string, tokenHash []byt
 		return account.Session{}, account.ErrNotFound
 	}
 	if err != nil {
-		return account.Session{}, fmt.Errorf("loading session: %w", err)
+		return account.Session{}, wrap("loading session", err)
 	}
 	return account.Session{Username: username, TokenHash: tokenHash, ExpiresAt: time.UnixMilli(exp).UTC()}, nil
 }
@@ -192,7 +193,7 @@ func (s *Store) DeleteSession(ctx context.Context, username string, tokenHash []
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, now.UnixMilli())
 	if err != nil {
-		return 0, fmt.Errorf("deleting expired sessions: %w", err)
+		return 0, wrap("deleting expired sessions", err)
 	}
 	return res.RowsAffected()
 }
@@ -201,11 +202,11 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64
 func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
 	res, err := s.db.ExecContext(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return wrap("writing", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return wrap("writing", err)
 	}
 	if n == 0 {
 		return account.ErrNotFound
@@ -216,9 +217,27 @@ func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
-		return fmt.Errorf("sqlite ping: %w", err)
+		return wrap("ping", err)
 	}
 	return nil
 }
 
 func (s *Store) Close() error { return s.db.Close() }
+
+// wrap marks the failures of the database rather than of the statement as
+// account.ErrUnavailable (503 storage_unavailable): a locked, full, read-only, unreadable or
+// closed file, or a deadline. A constraint or a malformed statement stays a plain error.
+func wrap(op string, err error) error {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		switch e.Code() & 0xff { // the primary result code
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY,
+			sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN,
+			sqlite3.SQLITE_NOTADB:
+		default:
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+	}
+	// Anything else comes from database/sql or the context: a closed database, a deadline.
+	return fmt.Errorf("%w: sqlite: %s: %w", account.ErrUnavailable, op, err)
+}
