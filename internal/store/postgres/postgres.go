@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hellosvc/hello/internal/account"
@@ -88,6 +89,14 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "hello"
 	}
 	cfg.HealthCheckPeriod = 10 * time.Second
+	// A statement past its deadline is cancelled on the server (a cancel request) and its
+	// connection kept. pgx's default closes the connection instead: the backend keeps waiting
+	// with nobody to answer, and a stalled database made the pool reconnect once per timed-out
+	// statement, so it never caught up while the load lasted. The connection is closed only
+	// when the server does not answer the cancel in time (a host that is gone).
+	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: cancelGrace}
+	}
 	if o.Token != nil {
 		cfg.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {
 			tok, err := o.Token(ctx, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))), cc.User)
@@ -108,6 +117,10 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	}
 	return &DB{pool: pool, timeout: o.Timeout, name: name, appUser: o.AppUser}, nil
 }
+
+// cancelGrace is how long a cancelled statement waits for the server to confirm the cancel
+// before its connection is closed.
+const cancelGrace = time.Second
 
 // redactErr drops the text of DSN parse errors, which can quote the password.
 func redactErr(err error) error {
