@@ -317,15 +317,15 @@ const (
 		encode(token_hash, 'hex') || (extract(epoch FROM expires_at) * 1000000)::bigint || ':', 'UTF8')), 1, 16)`
 )
 
-// Bounds returns up to n-1 usernames, in byte order, that split the accounts of logical shards
-// logicals into ranges of about equal size: range i is [bounds[i-1], bounds[i]), from "" to
-// MaxName.
-func (d *DB) Bounds(ctx context.Context, logicals []int, n int) ([]string, error) {
+// Bounds returns usernames, in byte order, that split the accounts of logical shards logicals
+// into ranges of about equal size: at least minRanges of them (when there are that many rows),
+// each of at most maxRows accounts. Range i is [bounds[i-1], bounds[i]), from "" to MaxName.
+func (d *DB) Bounds(ctx context.Context, logicals []int, minRanges, maxRows int) ([]string, error) {
 	var count int64
 	if err := d.pool.QueryRow(ctx, `SELECT count(*) FROM accounts WHERE logical_shard = ANY($1::integer[])`, logicals).Scan(&count); err != nil {
 		return nil, d.wrap("splitting logical shards", err)
 	}
-	step := max(1, count/int64(n))
+	step := max(1, min(count/int64(minRanges), int64(maxRows)))
 	rows, err := d.pool.Query(ctx, `SELECT u FROM (
 			SELECT username COLLATE "C" AS u, row_number() OVER (ORDER BY username COLLATE "C") AS rn
 			FROM accounts WHERE logical_shard = ANY($1::integer[])) t

@@ -130,6 +130,38 @@ func (lease *moveLease) renew(ctx context.Context) error {
 	return lease.home.RenewLease(ctx, lease.epoch, lease.a.opts.LeaseTTL)
 }
 
+// during runs f, renewing the lease every third of its TTL while f runs: a verification scan of
+// a large logical shard can outlast the TTL. A failed renewal cancels f's context and is the
+// error returned.
+func (lease *moveLease) during(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(lease.a.opts.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := lease.renew(ctx); err != nil {
+					cancel(fmt.Errorf("renewing the move lease: %w", err))
+					return
+				}
+			}
+		}
+	})
+	err := f(ctx)
+	close(done)
+	wg.Wait()
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
+}
+
 func (lease *moveLease) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -304,31 +304,38 @@ func (a *Admin) copyAndVerify(ctx context.Context, lease *moveLease, id int64, s
 	if err := catchUp(ctx, src, dst, id); err != nil {
 		return nil, nil, err
 	}
-	if rows, bad, ex, err := dst.Misplaced(ctx, n, moving, 5); err != nil {
-		return nil, nil, err
-	} else if bad > 0 {
-		return nil, nil, fmt.Errorf("%d of %d rows are not in their hashed logical shard (%v): fix the source before moving", bad, rows, ex)
-	}
-	if bounds, err = src.Bounds(ctx, moving, VerifyRanges); err != nil {
-		return nil, nil, err
-	}
-	// A full comparison, then only the ranges that differed (writes landed between the two
-	// snapshots), until few are left: each round is shorter, so fewer writes land in it.
-	for round := range 8 {
-		if err := lease.renew(ctx); err != nil {
-			return nil, nil, err
+	// The scans below read every row of the moving logical shards: the lease is renewed while
+	// they run.
+	err = lease.during(ctx, func(ctx context.Context) error {
+		if rows, bad, ex, err := dst.Misplaced(ctx, n, moving, 5); err != nil {
+			return err
+		} else if bad > 0 {
+			return fmt.Errorf("%d of %d rows are not in their hashed logical shard (%v): fix the source before moving", bad, rows, ex)
 		}
-		if round > 0 {
-			if err := catchUp(ctx, src, dst, id); err != nil {
-				return nil, nil, err
+		if bounds, err = src.Bounds(ctx, moving, VerifyRanges, VerifyRangeRows); err != nil {
+			return err
+		}
+		// A full comparison, then only the ranges that differed (writes landed between the
+		// two snapshots), until few are left: each round is shorter, so fewer writes land in
+		// it. The ranges left are compared again under the pause: few ranges of bounded size
+		// keep the pause the same whatever the size of the logical shards.
+		for round := range verifyRounds {
+			if round > 0 {
+				if err := catchUp(ctx, src, dst, id); err != nil {
+					return err
+				}
+			}
+			if diff, err = compareBuckets(ctx, src, dst, moving, bounds, diff); err != nil {
+				return err
+			}
+			if len(diff) <= pausedRanges {
+				break
 			}
 		}
-		if diff, err = compareBuckets(ctx, src, dst, moving, bounds, diff); err != nil {
-			return nil, nil, err
-		}
-		if len(diff) <= 16 {
-			break
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	return bounds, diff, nil
 }
@@ -371,8 +378,15 @@ func catchUp(ctx context.Context, src, dst *postgres.DB, id int64) error {
 	})
 }
 
-// VerifyRanges is how many username ranges a move's verification compares.
-const VerifyRanges = 4096
+// A move's verification compares at least VerifyRanges username ranges, of at most
+// VerifyRangeRows accounts each; it converges (up to verifyRounds rounds) until at most
+// pausedRanges differ, which are compared again with writes paused.
+const (
+	VerifyRanges    = 4096
+	VerifyRangeRows = 64
+	verifyRounds    = 16
+	pausedRanges    = 4
+)
 
 // compareBuckets returns the ranges (of only, or all when nil) whose sums differ.
 func compareBuckets(ctx context.Context, src, dst *postgres.DB, moving []int, bounds []string, only []int) ([]int, error) {

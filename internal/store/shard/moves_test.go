@@ -604,3 +604,37 @@ func twoMovers(t *testing.T, x, y shard.Step) {
 	mustHaveOnce(t, set, st, w.names())
 	mustCheck(t, admin)
 }
+
+// A verification scan longer than the lease's TTL keeps the lease: no second mover starts
+// while it runs, and the first can go on when it ends.
+func TestALongVerificationKeepsTheLease(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	set := newSet(t, 8, shared(2)...)
+	st := set.open(t, -1)
+	const ttl = 1500 * time.Millisecond
+	first := shard.NewAdmin(st, shard.AdminOptions{Holder: "first", LeaseTTL: ttl})
+	second := shard.NewAdmin(set.open(t, -1), shard.AdminOptions{Holder: "second"}) // its own move renews at its default TTL
+	err := shard.DuringLease(ctx, first, func(ctx context.Context) error {
+		scan := time.After(3 * ttl) // the scan outlasts the TTL
+		for {
+			select {
+			case <-scan:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			default:
+			}
+			if _, err := second.Move(ctx, 0, "s2"); !errors.Is(err, postgres.ErrLeaseHeld) {
+				return fmt.Errorf("a second mover during the first's scan = %w, want the lease held", err)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.Move(ctx, 0, "s2"); err != nil {
+		t.Fatalf("a second mover after the first released its lease = %v", err)
+	}
+	mustCheck(t, second)
+}
