@@ -89,8 +89,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 
 // VerifyAs is Verify at the priority of class.
 func (h *Hasher) VerifyAs(ctx context.Context, class HashClass, password, encoded string) (ok, rehash bool, err error) {
-	p, salt, want, err := decodePHC(encoded)
-	if err != nil {
+	if _, _, _, err := decodePHC(encoded); err != nil {
 		return false, false, err
 	}
 	release, err := h.slots.acquire(ctx, class)
@@ -98,9 +97,17 @@ func (h *Hasher) VerifyAs(ctx context.Context, class HashClass, password, encode
 		return false, false, err
 	}
 	defer release()
+	return h.verify(password, encoded)
+}
+
+// verify is Verify in a slot the caller holds.
+func (h *Hasher) verify(password, encoded string) (ok, rehash bool, err error) {
+	p, salt, want, err := decodePHC(encoded)
+	if err != nil {
+		return false, false, err
+	}
 	got := derive(password, salt, p)
-	ok = subtle.ConstantTimeCompare(got, want) == 1
-	return ok, p != h.params, nil
+	return subtle.ConstantTimeCompare(got, want) == 1, p != h.params, nil
 }
 
 // derive normalises the password (NFKC, as NIST SP 800-63B recommends, so that one password

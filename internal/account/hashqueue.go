@@ -30,10 +30,16 @@ const queueFactor = 4
 
 // slots hands out hashing slots by class: a released slot goes straight to the first waiter of
 // the highest class; a caller that finds the queue full evicts the newest waiter of a lower
-// class, or is shed itself when every waiter is of its class or higher.
+// class, or is shed itself when every waiter is of its class or higher. The lowest class holds
+// at most half the slots (at least one), so a trusted login never waits for a slot behind the
+// hashes of a flood that was admitted before it: with every slot busy it would have to wait for
+// a whole hash to end, and the flood's hashes also take the CPU its own hash needs.
 type slots struct {
 	mu       sync.Mutex
 	free     int
+	held     [hashClasses]int // slots held, by class
+	limit    [hashClasses]int // most slots a class may hold
+	release  [hashClasses]func()
 	queues   [hashClasses][]*waiter
 	queued   int
 	maxQueue int
@@ -49,19 +55,26 @@ type waiter struct {
 }
 
 func newSlots(n int, wait time.Duration) *slots {
-	return &slots{free: n, maxQueue: queueFactor * n, wait: wait, m: newHashMetrics(n)}
+	s := &slots{free: n, maxQueue: queueFactor * n, wait: wait, m: newHashMetrics(n)}
+	for c := range hashClasses {
+		s.limit[c] = n
+		s.release[c] = func() { s.releaseAs(c) }
+	}
+	s.limit[HashOther] = max(1, n/2)
+	return s
 }
 
 // acquire returns a release function once a slot is this caller's, or errBusy when it was shed
 // or waited longer than the wait bound.
 func (s *slots) acquire(ctx context.Context, class HashClass) (func(), error) {
 	s.mu.Lock()
-	if s.free > 0 {
+	if s.free > 0 && s.held[class] < s.limit[class] {
 		s.free--
+		s.held[class]++
 		s.mu.Unlock()
 		s.m.inUse.Inc()
 		s.m.wait[class].Observe(0)
-		return s.release, nil
+		return s.release[class], nil
 	}
 	if s.queued >= s.maxQueue && !s.evictBelow(class) {
 		s.mu.Unlock()
@@ -92,7 +105,7 @@ func (s *slots) acquire(ctx context.Context, class HashClass) (func(), error) {
 	s.mu.Unlock()
 	if granted {
 		s.m.wait[class].Observe(time.Since(w.since).Seconds())
-		return s.release, nil
+		return s.release[class], nil
 	}
 	s.m.shed[class].Inc()
 	if cause == nil {
@@ -129,15 +142,18 @@ func (s *slots) remove(w *waiter) {
 	}
 }
 
-// release hands the slot to the first waiter of the highest class, or frees it.
-func (s *slots) release() {
+// releaseAs hands a slot of class held to the first waiter of the highest class that may hold
+// one more, or frees it.
+func (s *slots) releaseAs(held HashClass) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.held[held]--
 	for c := range hashClasses {
-		if q := s.queues[c]; len(q) > 0 {
+		if q := s.queues[c]; len(q) > 0 && s.held[c] < s.limit[c] {
 			w := q[0]
 			s.queues[c] = q[1:]
 			s.queued--
+			s.held[c]++
 			s.m.queue[c].Dec()
 			w.granted = true
 			close(w.ready)

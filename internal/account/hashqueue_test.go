@@ -108,3 +108,37 @@ func TestSlotsWaitBound(t *testing.T) {
 		t.Fatalf("free %d queued %d", s.free, s.queued)
 	}
 }
+
+// Issue 10 (4): the flood's admitted hashes hold at most half the slots, so a trusted login
+// finds one free instead of waiting for a whole hash of theirs to end.
+func TestTheLowestClassHoldsAtMostHalfTheSlots(t *testing.T) {
+	s := newSlots(2, time.Minute)
+	other, err := s.acquire(context.Background(), HashOther)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan outcome, 4)
+	go take(s, HashOther, out)
+	queued(t, s, 1) // a slot is free, but not for a second 'other'
+	trusted, err := s.acquire(context.Background(), HashTrusted)
+	if err != nil {
+		t.Fatalf("trusted with a slot free = %v, want it at once", err)
+	}
+	other() // the queued 'other' takes the slot its class gave back
+	if o := <-out; o.err != nil || o.class != HashOther {
+		t.Fatalf("granted %+v, want the waiting 'other'", o)
+	} else {
+		o.release()
+	}
+	trusted()
+	if s.free != 2 || s.queued != 0 || s.held != [hashClasses]int{} {
+		t.Fatalf("after all: free %d, queued %d, held %v", s.free, s.queued, s.held)
+	}
+
+	one := newSlots(1, time.Minute) // one slot: every class may use it
+	release, err := one.acquire(context.Background(), HashOther)
+	if err != nil {
+		t.Fatalf("'other' with the only slot free = %v", err)
+	}
+	release()
+}

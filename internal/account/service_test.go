@@ -112,3 +112,33 @@ func TestTokensAreBoundToTheirOwner(t *testing.T) {
 		}
 	}
 }
+
+// Issue 10: a login that the hashing scheduler sheds is refused before its storage read (under
+// a botnet's flood those reads took a third of the CPU the admitted hashes needed): with every
+// slot taken and the database gone, it is busy, not storage_unavailable.
+func TestAShedLoginCostsNoStorageRead(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "hello.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := account.NewHasher(fast, 1, 0)
+	svc, err := account.NewService(ctx, account.Options{Store: st, Hasher: h, SessionTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := account.HoldSlot(h, account.HashTrusted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Login(ctx, account.Attempt{Username: "alice", Password: "correct horse battery"}); account.CodeOf(err) != account.CodeBusy {
+		t.Fatalf("a login with every hashing slot taken and the database gone = %v, want busy", err)
+	}
+}

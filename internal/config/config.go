@@ -91,7 +91,7 @@ func (c *Config) settings() []setting {
 				c.ClientIPHeader = h
 				return err
 			}},
-		{name: "HELLO_HASH_CONCURRENCY", def: fmt.Sprint(2 * runtime.GOMAXPROCS(0)), usage: "password hashes computed at once (each holds HELLO_HASH_MEMORY)",
+		{name: "HELLO_HASH_CONCURRENCY", def: fmt.Sprint(runtime.GOMAXPROCS(0)), usage: "password hashes computed at once (each holds HELLO_HASH_MEMORY)",
 			set: intVar(&c.Hash.Concurrency, 1, 1<<16)},
 		{name: "HELLO_HASH_WAIT", def: "500ms", usage: "how long a request waits for a hashing slot before 503 busy",
 			set: durationVar(&c.Hash.Wait, 0)},
