@@ -268,7 +268,11 @@ func (r *report) markdown() string {
 	if len(r.kinds) == 0 {
 		b.WriteString(" none;")
 	}
-	fmt.Fprintf(&b, " phases %s / %s / %s. Machine: %s.\n\n", c.Baseline, c.Attack, c.Recovery, r.machine)
+	fmt.Fprintf(&b, " phases %s / %s / %s. Machine: %s", c.Baseline, c.Attack, c.Recovery, r.machine)
+	if c.Pinning != "" {
+		fmt.Fprintf(&b, "; %s", c.Pinning)
+	}
+	b.WriteString(".\n\n")
 
 	b.WriteString("| phase | real logins OK (device cookie) | p50 | p99 | what they got | new-device logins OK | what they got | attacker requests/s | attacker outcomes | attacker successes | server CPU s (cores) | RSS max | refusals/s | server log lines/s |\n")
 	b.WriteString("|---|---:|---:|---:|---|---:|---|---:|---|---:|---:|---:|---:|---:|\n")

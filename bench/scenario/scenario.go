@@ -57,6 +57,7 @@ type Config struct {
 	Seed                       uint64        // 0: a random seed
 	Progress                   io.Writer     // progress lines (nil: discarded)
 	CommandLine                string        // how the run was started, for the report
+	Pinning                    string        // how server and runner share the CPUs, for the report ("": not pinned)
 }
 
 // Result is what a run measured.

@@ -20,7 +20,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -102,6 +105,7 @@ func config(args []string) (scenario.Config, error) {
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "one request's deadline")
 	fs.StringVar(&c.Out, "out", "", "directory for report.md and the PNG plots (default: a new temporary directory)")
 	fs.Uint64Var(&c.Seed, "seed", 0, "random seed (0: a random one, printed)")
+	serverCPUs := fs.String("server-cpus", "", `CPUs (taskset list, e.g. "0") for a hello started here; this runner takes the others, so the load generator does not take the server's CPU (needs taskset)`)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -122,6 +126,14 @@ func config(args []string) (scenario.Config, error) {
 			return c, fmt.Errorf("finding this program to start hello with: %w", err)
 		}
 		c.Server.Command = []string{exe, scenario.ServeArg}
+		if *serverCPUs != "" {
+			rest, err := pinElsewhere(*serverCPUs)
+			if err != nil {
+				return c, fmt.Errorf("-server-cpus: %w", err)
+			}
+			c.Server.Command = append([]string{"taskset", "-c", *serverCPUs}, c.Server.Command...)
+			c.Pinning = fmt.Sprintf("hello pinned to CPU %s, this runner to CPU %s", *serverCPUs, rest)
+		}
 	}
 	if c.URL != "" && c.Secret == "" {
 		return c, errors.New("-secret (or HELLO_SECRET) is required with -url")
@@ -136,4 +148,40 @@ func config(args []string) (scenario.Config, error) {
 	c.Progress = os.Stderr
 	c.CommandLine = "go run ./cmd/attack " + strings.Join(args, " ")
 	return c, nil
+}
+
+// pinElsewhere pins every thread of this process to the CPUs not in server (a taskset list)
+// and returns them as a list.
+func pinElsewhere(server string) (string, error) {
+	taken := map[int]bool{}
+	for part := range strings.SplitSeq(server, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return "", fmt.Errorf("%q: want a CPU list such as 0 or 0-1", server)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return "", fmt.Errorf("%q: want a CPU list such as 0 or 0-1", server)
+			}
+		}
+		for cpu := a; cpu <= b; cpu++ {
+			taken[cpu] = true
+		}
+	}
+	var rest []string
+	for cpu := range runtime.NumCPU() {
+		if !taken[cpu] {
+			rest = append(rest, strconv.Itoa(cpu))
+		}
+	}
+	if len(rest) == 0 {
+		return "", errors.New("no CPU left for the runner")
+	}
+	list := strings.Join(rest, ",")
+	if out, err := exec.Command("taskset", "-a", "-p", "-c", list, strconv.Itoa(os.Getpid())).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("pinning the runner: %w: %s", err, out)
+	}
+	return list, nil
 }
