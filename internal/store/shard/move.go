@@ -316,9 +316,10 @@ func (a *Admin) copyAndVerify(ctx context.Context, lease *moveLease, id int64, s
 			return err
 		}
 		// A full comparison, then only the ranges that differed (writes landed between the
-		// two snapshots), until few are left: each round is shorter, so fewer writes land in
-		// it. The ranges left are compared again under the pause: few ranges of bounded size
-		// keep the pause the same whatever the size of the logical shards.
+		// two snapshots), until none is left or the rounds run out: each round is shorter, so
+		// fewer writes land in it. The ranges left are compared again under the pause: none
+		// most of the time, and at most a few ranges of bounded size, so the pause stays the
+		// same whatever the size of the logical shards.
 		for round := range verifyRounds {
 			if round > 0 {
 				if err := catchUp(ctx, src, dst, id); err != nil {
@@ -328,7 +329,7 @@ func (a *Admin) copyAndVerify(ctx context.Context, lease *moveLease, id int64, s
 			if diff, err = compareBuckets(ctx, src, dst, moving, bounds, diff); err != nil {
 				return err
 			}
-			if len(diff) <= pausedRanges {
+			if len(diff) == 0 {
 				break
 			}
 		}
@@ -379,13 +380,12 @@ func catchUp(ctx context.Context, src, dst *postgres.DB, id int64) error {
 }
 
 // A move's verification compares at least VerifyRanges username ranges, of at most
-// VerifyRangeRows accounts each; it converges (up to verifyRounds rounds) until at most
-// pausedRanges differ, which are compared again with writes paused.
+// VerifyRangeRows accounts each; it converges (up to verifyRounds rounds) until no range
+// differs, and compares those that still do again with writes paused.
 const (
 	VerifyRanges    = 4096
 	VerifyRangeRows = 64
 	verifyRounds    = 16
-	pausedRanges    = 4
 )
 
 // compareBuckets returns the ranges (of only, or all when nil) whose sums differ.
