@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,21 +19,13 @@ import (
 	"github.com/hellosvc/hello/internal/guard/memory"
 	"github.com/hellosvc/hello/internal/httpapi"
 	"github.com/hellosvc/hello/internal/realip"
-	"github.com/hellosvc/hello/internal/store/sqlite"
 )
 
 // refusingServer is the public handler with a sender limit that refuses every login.
 func refusingServer(b *testing.B) http.Handler {
 	b.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(b.TempDir(), "hello.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	st := httpapi.MigratedSQLite(b)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	reg := prometheus.NewRegistry()
 	g, err := guard.New(guard.Options{Store: memory.New(memory.Options{}), Secret: []byte("bench-secret-bench-secret-bench-secret"), Logger: log, Metrics: reg,

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +21,6 @@ import (
 	"github.com/hellosvc/hello/internal/guard/memory"
 	"github.com/hellosvc/hello/internal/realip"
 	"github.com/hellosvc/hello/internal/reqid"
-	"github.com/hellosvc/hello/internal/store/sqlite"
 )
 
 // A refusal by the per-sender limit is answered before the request gets a context, without
@@ -171,14 +169,7 @@ func newFrontEnv(t *testing.T, senderLimit guard.Rate) *frontEnv {
 	ctx := context.Background()
 	f := &frontEnv{store: &panicStore{Store: memory.New(memory.Options{})}}
 	log := slog.New(reqid.Handler{Handler: slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})})
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "hello.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := MigratedSQLite(t)
 	reg := prometheus.NewRegistry()
 	g, err := guard.New(guard.Options{Store: f.store, Secret: []byte("front-test-secret-front-test-secret"), Logger: log, Metrics: reg,
 		Config: guard.Config{SenderLimit: senderLimit, AuthSenderLimit: senderLimit, LoginMaxFailures: 3, LoginWindow: time.Hour,

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -46,14 +45,7 @@ func newHandlerEnv(t *testing.T, withCaptcha bool) *handlerEnv {
 	t.Helper()
 	ctx := context.Background()
 	e := &handlerEnv{}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "hello.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := httpapi.MigratedSQLite(t)
 	e.store = st
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	reg := prometheus.NewRegistry()
@@ -61,6 +53,7 @@ func newHandlerEnv(t *testing.T, withCaptcha bool) *handlerEnv {
 	secret := []byte("handler-test-secret-handler-test-secret")
 	var cs *captcha.Service
 	if withCaptcha {
+		var err error
 		if cs, err = captcha.New(captcha.Options{Secret: secret, Spent: limiter}); err != nil {
 			t.Fatal(err)
 		}
