@@ -138,7 +138,7 @@ func (p *Postgres) CreateDB(t testing.TB) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "t_" + hex.EncodeToString(b[:])
-	if err := p.exec(context.Background(), "CREATE DATABASE "+name); err != nil {
+	if err := p.Exec(context.Background(), "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("creating database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -146,13 +146,14 @@ func (p *Postgres) CreateDB(t testing.TB) string {
 		up := p.up
 		p.mu.Unlock()
 		if up {
-			_ = p.exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			_ = p.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 		}
 	})
 	return p.DSN(name)
 }
 
-func (p *Postgres) exec(ctx context.Context, sql string) error {
+// Exec runs one statement on the cluster's postgres database (CREATE DATABASE and the like).
+func (p *Postgres) Exec(ctx context.Context, sql string) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, p.DSN("postgres"))
@@ -230,7 +231,7 @@ func (p *Postgres) RequirePassword(t testing.TB, role string) {
 	if err := os.WriteFile(filepath.Join(p.data(), "pg_hba.conf"), []byte(hba), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.exec(context.Background(), "SELECT pg_reload_conf()"); err != nil {
+	if err := p.Exec(context.Background(), "SELECT pg_reload_conf()"); err != nil {
 		t.Fatal(err)
 	}
 }

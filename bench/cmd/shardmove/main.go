@@ -179,7 +179,7 @@ func measure(ctx context.Context, o options, home []*testenv.Postgres, n int) (r
 	dsn := map[string]string{}
 	for i, name := range names {
 		db := fmt.Sprintf("%s_n%d", name, n)
-		if err := admin(ctx, home[i], "CREATE DATABASE "+db); err != nil {
+		if err := home[i].Exec(ctx, "CREATE DATABASE "+db); err != nil {
 			return r, fmt.Errorf("creating database: %w", err)
 		}
 		dsn[name] = home[i].DSN(db)
@@ -294,19 +294,6 @@ func measure(ctx context.Context, o options, home []*testenv.Postgres, n int) (r
 		}
 	}
 	return r, nil
-}
-
-// admin runs one statement on the cluster's postgres database.
-func admin(ctx context.Context, p *testenv.Postgres, sql string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, p.DSN("postgres"))
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close(context.Background()) }()
-	_, err = conn.Exec(ctx, sql)
-	return err
 }
 
 // dropDB drops database db of cluster p with what an abandoned move may have left in it: its
