@@ -254,7 +254,11 @@ func TestAnOldPointerNeverPromotesAnotherMovesCopy(t *testing.T) {
 	if h, _ := admin.Holders(ctx, l); len(h) != 1 || h[0] != "s1" {
 		t.Fatalf("logical shard %d is served by %v, want s1 alone", l, h)
 	}
-	mustHaveOnce(t, set, st, names)
+	// The crashed move's subscription may still be copying into s2's incoming copy (not
+	// served): the rows are counted once the operator's re-run has cleaned it up.
+	if _, err := st.GetAccount(ctx, names[0]); err != nil {
+		t.Fatalf("the account after the crashed move: %v", err)
+	}
 	if _, err := admin.Move(ctx, l, "s2"); err != nil { // the operator's re-run
 		t.Fatal(err)
 	}
