@@ -206,21 +206,13 @@ func (d *DB) Subscribe(ctx context.Context, id int64, logicals []int, from, name
 func (d *DB) stopOlder(ctx context.Context, id, before int64) error {
 	var names []string
 	if err := d.admin(ctx, "stopping old moves' subscriptions", id, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT subname FROM pg_subscription
-			WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND subname ~ $1`, moveObjectSQL)
-		if err != nil {
+		var err error
+		if names, err = olderSubscriptions(ctx, tx, before); err != nil {
 			return err
 		}
-		all, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		for _, n := range all {
-			if older(n, before) {
-				names = append(names, n)
-				if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER SUBSCRIPTION %s DISABLE`, pgx.Identifier{n}.Sanitize())); err != nil {
-					return err
-				}
+		for _, n := range names {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER SUBSCRIPTION %s DISABLE`, pgx.Identifier{n}.Sanitize())); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -240,19 +232,11 @@ func (d *DB) stopOlder(ctx context.Context, id, before int64) error {
 // it from its slot first (the slot may be on this cluster, or gone after a failover): the
 // source drops the slot.
 func dropSubscriptions(ctx context.Context, tx pgx.Tx, before int64) error {
-	rows, err := tx.Query(ctx, `SELECT subname FROM pg_subscription
-		WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND subname ~ $1`, moveObjectSQL)
-	if err != nil {
-		return err
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	names, err := olderSubscriptions(ctx, tx, before)
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
-		if !older(n, before) {
-			continue
-		}
 		for _, q := range []string{`ALTER SUBSCRIPTION %s DISABLE`, `ALTER SUBSCRIPTION %s SET (slot_name = NONE)`, `DROP SUBSCRIPTION %s`} {
 			if _, err := tx.Exec(ctx, fmt.Sprintf(q, pgx.Identifier{n}.Sanitize())); err != nil {
 				return err
@@ -260,6 +244,20 @@ func dropSubscriptions(ctx context.Context, tx pgx.Tx, before int64) error {
 		}
 	}
 	return nil
+}
+
+// olderSubscriptions lists this database's move subscriptions of moves before id before.
+func olderSubscriptions(ctx context.Context, tx pgx.Tx, before int64) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT subname FROM pg_subscription
+		WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND subname ~ $1`, moveObjectSQL)
+	if err != nil {
+		return nil, err
+	}
+	all, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(n string) bool { return !older(n, before) }), nil
 }
 
 // CopyState reports a move's subscription on the target: tables in total and ready (copied,
