@@ -30,7 +30,7 @@ func FuzzParseToken(f *testing.F) {
 
 // FuzzNormalizeUsername: normalisation is idempotent and its output obeys the rules.
 func FuzzNormalizeUsername(f *testing.F) {
-	for _, s := range []string{"Alice", "ＡＬＩＣＥ", "аlice", "bob.smith_1-2", "ß", "ǅ", "ﬁ"} {
+	for _, s := range []string{"Alice", "ＡＬＩＣＥ", "аlice", "bob.smith_1-2", "ß", "ǅ", "ﬁ", "Ꭱၡ၁"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {

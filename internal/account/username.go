@@ -40,7 +40,17 @@ func NormalizeUsername(raw string) (string, error) {
 }
 
 func foldNFKC(s string) string {
-	return norm.NFKC.String(cases.Fold().String(norm.NFKC.String(s)))
+	return norm.NFKC.String(strings.Map(cherokeeFold, cases.Fold().String(norm.NFKC.String(s))))
+}
+
+// cherokeeFold finishes what x/text's fold gets wrong: Cherokee's small letters, added after
+// its capitals, fold to the capitals (CaseFolding.txt "AB70; C; 13A0"), while x/text lowers
+// the capitals, so its fold swapped the two cases and was not idempotent.
+func cherokeeFold(r rune) rune {
+	if unicode.Is(unicode.Cherokee, r) && unicode.IsLower(r) {
+		return unicode.ToUpper(r)
+	}
+	return r
 }
 
 // validateSignup applies the rules that only new accounts must meet: names made and passwords

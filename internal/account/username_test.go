@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 )
 
 func TestNormalizeUsername(t *testing.T) {
@@ -18,6 +19,11 @@ func TestNormalizeUsername(t *testing.T) {
 		{"Straße", "strasse", true},
 		{"józef.k_9-x", "józef.k_9-x", true},
 		{"Ӑ123", "ӑ123", true},
+		// Cherokee folds to its capital letters (CaseFolding.txt: "AB71; C; 13A1"), so both
+		// cases name one account.
+		{"Ꭱၡ၁", "Ꭱၡ၁", true},
+		{"ꭱၡ၁", "Ꭱၡ၁", true},
+		{"ᏸᎡᎢ", "ᏰᎡᎢ", true},
 		{"ab", "", false},
 		{strings.Repeat("a", 64), strings.Repeat("a", 64), true},
 		{strings.Repeat("a", 65), "", false},
@@ -35,6 +41,26 @@ func TestNormalizeUsername(t *testing.T) {
 		if err != nil && CodeOf(err) != CodeInvalidRequest {
 			t.Errorf("NormalizeUsername(%q) error code = %s, want invalid_request", tt.in, CodeOf(err))
 		}
+	}
+}
+
+// The stored form is a fixed point for every character: a name read back from storage and
+// normalised again must find the same account (x/text's fold alone swaps Cherokee's cases).
+func TestEveryCharacterFoldsToAFixedPoint(t *testing.T) {
+	bad := 0
+	for r := rune(0); r <= utf8.MaxRune; r++ {
+		if !utf8.ValidRune(r) {
+			continue
+		}
+		once := foldNFKC(string(r))
+		if twice := foldNFKC(once); twice != once {
+			if bad++; bad <= 5 {
+				t.Errorf("%U %q folds to %q, which folds to %q", r, string(r), once, twice)
+			}
+		}
+	}
+	if bad > 5 {
+		t.Errorf("and %d more characters", bad-5)
 	}
 }
 
