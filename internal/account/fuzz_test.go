@@ -30,10 +30,13 @@ func FuzzParseToken(f *testing.F) {
 
 // FuzzNormalizeUsername: normalisation is idempotent and its output obeys the rules.
 func FuzzNormalizeUsername(f *testing.F) {
-	for _, s := range []string{"Alice", "ＡＬＩＣＥ", "аlice", "bob.smith_1-2", "ß", "ǅ", "ﬁ", "Ꭱၡ၁"} {
+	for _, s := range []string{"Alice", "ＡＬＩＣＥ", "аlice", "bob.smith_1-2", "ß", "ǅ", "ﬁ", "Ꭱၡ၁", "Bob.SMITH_1-2", "K\u212a", "\x00Az[`@{"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
+		if fast, full := foldNFKC(raw), foldUnicode(raw); fast != full {
+			t.Fatalf("%q folds to %q, but to %q by NFKC and case folding", raw, fast, full)
+		}
 		name, err := NormalizeUsername(raw)
 		if err != nil {
 			return

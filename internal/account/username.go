@@ -40,6 +40,23 @@ func NormalizeUsername(raw string) (string, error) {
 }
 
 func foldNFKC(s string) string {
+	upper := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return foldUnicode(s)
+		}
+		upper = upper || 'A' <= c && c <= 'Z'
+	}
+	// ASCII, which most names are: NFKC leaves it as it is and folding lowers A-Z only. This
+	// runs for every login, refused ones included, so it skips building a caser.
+	if !upper {
+		return s
+	}
+	return strings.ToLower(s)
+}
+
+func foldUnicode(s string) string {
 	return norm.NFKC.String(strings.Map(cherokeeFold, cases.Fold().String(norm.NFKC.String(s))))
 }
 

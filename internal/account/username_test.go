@@ -139,3 +139,22 @@ func TestDigitSystems(t *testing.T) {
 		t.Error("digitZero('a') reports a digit")
 	}
 }
+
+// BenchmarkNormalizeUsername: every login normalises its name, refused ones included. The
+// reference is the full NFKC and case-folding path that non-ASCII names take.
+func BenchmarkNormalizeUsername(b *testing.B) {
+	for _, name := range []string{"Alice.Smith", "Józef.K"} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = NormalizeUsername(name)
+			}
+		})
+	}
+	b.Run("reference: full path for Alice.Smith", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = foldUnicode("Alice.Smith")
+		}
+	})
+}

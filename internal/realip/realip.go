@@ -83,14 +83,35 @@ func (rv *Resolver) ClientIP(r *http.Request) netip.Addr {
 	if rv.header == None || !peer.IsValid() || !rv.isTrusted(peer) {
 		return peer
 	}
-	var hops []string
 	switch rv.header {
 	case XForwardedFor:
-		hops = listValues(r.Header.Values(string(XForwardedFor)))
-	case Forwarded:
-		for _, e := range forwardedElements(r.Header) {
-			hops = append(hops, e["for"])
+		// Walked in place from the right: a botnet's every request passes here, and the
+		// hops left of the first untrusted one are never read.
+		lines := r.Header.Values(string(XForwardedFor))
+		for i := len(lines) - 1; i >= 0; i-- {
+			line := lines[i]
+			for {
+				comma := strings.LastIndexByte(line, ',')
+				var stop bool
+				if peer, stop = rv.hop(peer, strings.TrimSpace(line[comma+1:])); stop {
+					return peer
+				}
+				if comma < 0 {
+					break
+				}
+				line = line[:comma]
+			}
 		}
+		return peer
+	case Forwarded:
+		elems := forwardedElements(r.Header)
+		for i := len(elems) - 1; i >= 0; i-- {
+			var stop bool
+			if peer, stop = rv.hop(peer, elems[i]["for"]); stop {
+				return peer
+			}
+		}
+		return peer
 	default: // one address, set (not appended) by the proxy: its last value if repeated
 		v := r.Header.Values(string(rv.header))
 		if len(v) == 0 {
@@ -102,19 +123,19 @@ func (rv *Resolver) ClientIP(r *http.Request) netip.Addr {
 		}
 		return a
 	}
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, ok := parseHop(hops[i])
-		if !ok {
-			// Our proxies write real addresses; an unreadable hop means a broken chain,
-			// so fall back to the last address we can vouch for.
-			return peer
-		}
-		if !rv.isTrusted(a) {
-			return a
-		}
-		peer = a
+}
+
+// hop reads one hop of a list, walking from the right, where last is the address the hop to
+// its right resolved to (the TCP peer for the rightmost hop). It returns the client and true
+// when the walk ends here, or the hop's address and false to go on left.
+func (rv *Resolver) hop(last netip.Addr, s string) (netip.Addr, bool) {
+	a, ok := parseHop(s)
+	if !ok {
+		// Our proxies write real addresses; an unreadable hop means a broken chain,
+		// so fall back to the last address we can vouch for.
+		return last, true
 	}
-	return peer
+	return a, !rv.isTrusted(a)
 }
 
 // IsHTTPS reports whether the client reached us over TLS: directly, or through a trusted proxy

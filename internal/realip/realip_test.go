@@ -3,6 +3,7 @@ package realip
 import (
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -102,13 +103,17 @@ func TestParseHeader(t *testing.T) {
 func FuzzClientIP(f *testing.F) {
 	f.Add("10.0.0.2:1", "1.2.3.4, 10.0.0.9", `for="[2001:db8::1]:80";proto=https`, "198.51.100.7")
 	f.Add("[fd00::1]:443", ",,,", "for=unknown", "")
+	f.Add("10.0.0.2:1", "203.0.113.9, 10.1.1.1|10.0.0.7 ,10.2.2.2", "", "")
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
 	f.Fuzz(func(t *testing.T, peer, xff, fwd, real string) {
-		r := &http.Request{RemoteAddr: peer, Header: http.Header{
-			"X-Forwarded-For": {xff}, "Forwarded": {fwd}, "X-Real-Ip": {real}, "Cf-Connecting-Ip": {real}}}
+		r := &http.Request{RemoteAddr: peer, Header: http.Header{ // '|' separates header lines
+			"X-Forwarded-For": strings.Split(xff, "|"), "Forwarded": {fwd}, "X-Real-Ip": {real}, "Cf-Connecting-Ip": {real}}}
 		for _, h := range Headers {
 			rv := New(trusted, h)
 			got := rv.ClientIP(r)
+			if want := listClientIP(rv, r); got != want {
+				t.Fatalf("%s: resolved to %s, but the hop list read whole gives %s", h, got, want)
+			}
 			p := Peer(r)
 			if !p.IsValid() || !rv.isTrusted(p) || h == None {
 				if got != p {
@@ -122,4 +127,35 @@ func FuzzClientIP(f *testing.F) {
 			_ = rv.IsHTTPS(r)
 		}
 	})
+}
+
+// listClientIP is ClientIP as it was written first, reading the whole hop list into a slice and
+// then walking it from the right: the in-place walk must agree with it.
+func listClientIP(rv *Resolver, r *http.Request) netip.Addr {
+	peer := Peer(r)
+	if rv.header == None || !peer.IsValid() || !rv.isTrusted(peer) {
+		return peer
+	}
+	var hops []string
+	switch rv.header {
+	case XForwardedFor:
+		hops = listValues(r.Header.Values(string(XForwardedFor)))
+	case Forwarded:
+		for _, e := range forwardedElements(r.Header) {
+			hops = append(hops, e["for"])
+		}
+	default:
+		return rv.ClientIP(r)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, ok := parseHop(hops[i])
+		if !ok {
+			return peer
+		}
+		if !rv.isTrusted(a) {
+			return a
+		}
+		peer = a
+	}
+	return peer
 }
