@@ -61,7 +61,7 @@ func (s *Store) migrate(ctx context.Context, strict bool) (int, error) {
 // and each database takes its claim and the first map in one transaction that refuses a
 // different first map, so even without the locks no logical shard gets two owners.
 func (s *Store) bootstrap(ctx context.Context) error {
-	if m, err := s.loadLatest(ctx); m != nil {
+	if m, err := s.loadLatest(ctx, s.startWait()); m != nil {
 		return nil
 	} else if err != nil {
 		return err
@@ -86,7 +86,7 @@ func (s *Store) bootstrap(ctx context.Context) error {
 		defer unlock()
 	}
 	// Another first start may have finished while we waited.
-	if m, err := s.loadLatest(ctx); m != nil {
+	if m, err := s.loadLatest(ctx, s.startWait()); m != nil {
 		return nil
 	} else if err != nil {
 		return err
@@ -189,7 +189,7 @@ func (s *Store) writeMap(ctx context.Context, epoch int64, m *Map) (int, error) 
 
 // current re-reads the map and fails when there is none.
 func (s *Store) current(ctx context.Context) (*Map, error) {
-	m, err := s.loadLatest(ctx)
+	m, err := s.loadLatest(ctx, refreshWait)
 	if m == nil {
 		if err == nil {
 			err = ErrNoMap

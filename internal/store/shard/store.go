@@ -85,7 +85,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	_, _ = s.loadLatest(ctx)
+	_, _ = s.loadLatest(ctx, s.startWait())
 	if o.Poll > 0 {
 		s.wg.Add(1)
 		go s.poll(o.Poll)
@@ -189,7 +189,7 @@ func (s *Store) call(ctx context.Context, username string, op func(context.Conte
 	}
 	m := s.cur.Load()
 	if m == nil {
-		if _, err := s.loadLatest(ctx); err != nil || s.cur.Load() == nil {
+		if _, err := s.loadLatest(ctx, refreshWait); err != nil || s.cur.Load() == nil {
 			return fmt.Errorf("%w: %w", account.ErrUnavailable, ErrNoMap)
 		}
 		m = s.cur.Load()
@@ -255,14 +255,27 @@ func (s *Store) refresh(ctx context.Context, seen uint64) {
 		return
 	}
 	defer s.refreshGen.Add(1)
-	_, _ = s.loadLatest(ctx)
+	_, _ = s.loadLatest(ctx, refreshWait)
 }
 
-// loadLatest asks every known database for its map version (briefly: one that does not answer
-// within half a second is skipped), loads the highest and makes it current if newer. It
-// returns the current map.
-func (s *Store) loadLatest(parent context.Context) (*Map, error) {
-	ctx, cancel := context.WithTimeout(parent, 500*time.Millisecond)
+// refreshWait bounds a map re-read on the serving path: a database that does not answer
+// within it is skipped, so a jammed shard does not hold up the others' requests.
+const refreshWait = 500 * time.Millisecond
+
+// startWait bounds a map read that needs an answer rather than speed (opening the store, the
+// first map, the admin commands): the first connection to each database is made within it.
+func (s *Store) startWait() time.Duration {
+	if s.timeout > 0 {
+		return max(s.timeout, refreshWait)
+	}
+	return 5 * time.Second
+}
+
+// loadLatest asks every known database for its map version (one that does not answer within
+// wait is skipped), loads the highest and makes it current if newer. It returns the current
+// map.
+func (s *Store) loadLatest(parent context.Context, wait time.Duration) (*Map, error) {
+	ctx, cancel := context.WithTimeout(parent, wait)
 	defer cancel()
 	names := s.names()
 	versions := make([]int64, len(names))
@@ -287,9 +300,9 @@ func (s *Store) loadLatest(parent context.Context) (*Map, error) {
 	if err != nil {
 		return cur, err
 	}
-	// Its own half second: a shard that did not answer has used up the fan-out's, and the new
-	// map would never be read while it stays down or jammed.
-	mctx, mcancel := context.WithTimeout(parent, 500*time.Millisecond)
+	// Its own wait: a shard that did not answer has used up the fan-out's, and the new map
+	// would never be read while it stays down or jammed.
+	mctx, mcancel := context.WithTimeout(parent, wait)
 	defer mcancel()
 	v, body, err := db.LatestMap(mctx)
 	if err != nil {
