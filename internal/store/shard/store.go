@@ -262,8 +262,8 @@ func (s *Store) refresh(ctx context.Context, seen uint64) {
 // within it is skipped, so a jammed shard does not hold up the others' requests.
 const refreshWait = 500 * time.Millisecond
 
-// startWait bounds a map read that needs an answer rather than speed (opening the store, the
-// first map, the admin commands): the first connection to each database is made within it.
+// startWait bounds a map read that needs an answer rather than speed (opening the store and
+// creating the first map): the first connection to each database is made within it.
 func (s *Store) startWait() time.Duration {
 	if s.timeout > 0 {
 		return max(s.timeout, refreshWait)
