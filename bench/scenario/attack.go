@@ -177,7 +177,7 @@ func (a *army) run(ctx context.Context, from, to time.Time) {
 
 // runRate sends at the kind's rate from up to maxInFlight goroutines.
 func (at *attacker) runRate(ctx context.Context, from, to time.Time, rec *recorder, stream uint64) {
-	tokens := make(chan struct{}, 64)
+	tokens := make(chan struct{}, maxInFlight) // a stalled sender catches up, within the in-flight bound
 	var wg sync.WaitGroup
 	for w := range maxInFlight {
 		rng := rand.New(rand.NewPCG(stream, uint64(w)))

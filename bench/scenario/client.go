@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -20,7 +21,8 @@ import (
 const deviceCookie = "hello_device"
 
 // client sends the scenario's requests. Real users and attackers get separate connection
-// pools, so neither waits for a connection the other holds.
+// pools, so neither waits for a connection the other holds; the attackers' is the leaner
+// connTransport when the target is plain HTTP with an explicit port (the loopback targets).
 type client struct {
 	base            string
 	timeout         time.Duration
@@ -35,7 +37,11 @@ func newClient(base string, timeout time.Duration, solver *captcha.Service) *cli
 			DisableCompression: true,
 		}}
 	}
-	return &client{base: base, timeout: timeout, users: pool(), attacker: pool(), solver: solver}
+	attacker := pool()
+	if u, err := url.Parse(base); err == nil && u.Scheme == "http" && u.Port() != "" {
+		attacker = &http.Client{Transport: &connTransport{addr: u.Host}}
+	}
+	return &client{base: base, timeout: timeout, users: pool(), attacker: attacker, solver: solver}
 }
 
 // reply is what one request got.

@@ -48,6 +48,21 @@ func (r *recorder) add(class string, start time.Time, took time.Duration, outcom
 	}
 }
 
+// merge adds the outcomes and successes another process recorded over the same seconds.
+func (r *recorder) merge(secs []secondCounts) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, s := range secs[:min(len(secs), len(r.secs))] {
+		for class, o := range s.Outcomes {
+			if r.secs[i].outcomes[class] == nil {
+				r.secs[i].outcomes[class] = map[string]int{}
+			}
+			addAll(r.secs[i].outcomes[class], o)
+		}
+		addAll(r.secs[i].successes, s.Successes)
+	}
+}
+
 // seconds returns the recorded seconds; call it once every sender has stopped.
 func (r *recorder) seconds() []second {
 	r.mu.Lock()

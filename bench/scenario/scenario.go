@@ -6,8 +6,9 @@
 //
 // The target is a running hello (its URL and HELLO_SECRET, to read captchas as a person reads
 // the image), or one started here as a child process of the runner's own binary, with SQLite,
-// PostgreSQL or shards, and a memory or Redis limiter. Traffic goes to that target only (the
-// loopback address when started here); every loop stops with its phase.
+// PostgreSQL or shards, and a memory or Redis limiter. The attackers play from another child
+// process of that binary, at the lowest CPU priority (see ArmyArg). Traffic goes to the target
+// only (the loopback address when started here); every loop stops with its phase.
 package scenario
 
 import (
@@ -39,6 +40,7 @@ type Config struct {
 	// from the responses).
 	MetricsURL string
 	Server     ServerOptions
+	Army       ArmyOptions
 
 	Users          int           // real users
 	NewDeviceShare float64       // share of them that log in from a new device each time
@@ -95,6 +97,8 @@ func (c *Config) validate() error {
 		return errors.New("-brute-ips and -dict-spread must be at least 1, -flood-ips at least 0")
 	case c.Out == "":
 		return errors.New("-out is required")
+	case c.Army.Nice < 0 || c.Army.Nice > 19:
+		return errors.New("-attackers-nice is between 0 and 19")
 	}
 	return nil
 }
@@ -143,22 +147,37 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	load := loadAverage()
 	start := time.Now().Truncate(time.Millisecond)
 	rec.start(start)
+	attackStart, attackEnd := start.Add(time.Duration(ph.attack.from)*time.Second), start.Add(time.Duration(ph.attack.to)*time.Second)
+	army := newArmy(c, dict, cl, rec, seed)
+	var soldiers *armyProcess
+	if len(army.attackers) > 0 {
+		soldiers, err = startArmy(ctx, c.Army, c.armySpec(tgt, dict, seed, start, attackStart, attackEnd, ph.total()))
+		if err != nil {
+			return nil, err
+		}
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { sampler.run(ctx, start) })
 	end := start.Add(time.Duration(ph.total()) * time.Second)
 	for i, u := range users {
 		wg.Go(func() { u.run(ctx, cl, rec, start, end, c.Think, rand.New(rand.NewPCG(seed, uint64(i)+1))) })
 	}
-	attackStart, attackEnd := start.Add(time.Duration(ph.attack.from)*time.Second), start.Add(time.Duration(ph.attack.to)*time.Second)
-	army := newArmy(c, dict, cl, rec, seed)
-	wg.Go(func() { army.run(ctx, attackStart, attackEnd) })
 	wg.Wait()
+	var armyCPU time.Duration
+	if soldiers != nil {
+		if armyCPU, err = soldiers.wait(rec, army); err != nil && ctx.Err() == nil {
+			return nil, err
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 
 	rep := buildReport(c, ph, users, rec, sampler.samples(), army, tgt)
 	rep.machine = fmt.Sprintf("%d CPUs, load average %s at the start and %s at the end", runtime.NumCPU(), load, loadAverage())
+	if soldiers != nil {
+		rep.machine += fmt.Sprintf("; the attackers' process used %.1f CPU s at nice %d", armyCPU.Seconds(), c.Army.Nice)
+	}
 	res := &Result{Report: rep.markdown(), Checks: rep.checks, Successes: map[Kind]int{}}
 	for _, k := range rep.kinds {
 		res.Successes[k.kind] = k.successes
@@ -173,6 +192,18 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	res.Files = append([]string{md}, files...)
 	return res, nil
+}
+
+// armySpec tells the attackers' process what to play.
+func (c *Config) armySpec(tgt *target, dict *dictionary, seed uint64, t0, from, to time.Time, seconds int) armySpec {
+	s := armySpec{URL: tgt.url, Secret: tgt.secret, Timeout: c.Timeout, Attackers: c.Attackers,
+		BruteIPs: c.BruteIPs, FloodIPs: c.FloodIPs, SolveFraction: c.SolveFraction, StuffingRealShare: c.StuffingRealShare,
+		Seed: seed, T0: t0, From: from, To: to, Seconds: seconds}
+	for _, n := range dict.names {
+		v := dict.victims[n]
+		s.Victims = append(s.Victims, victimSpec{Name: n, Password: v.password, Pos: v.pos})
+	}
+	return s
 }
 
 // loadAverage is the 1-minute load average: other work on the machine shares its CPUs with

@@ -10,10 +10,14 @@ import (
 	"time"
 )
 
-// TestMain lets the test binary be the hello the runs start (see ServeArg).
+// TestMain lets the test binary be the hello and the attackers the runs start (see ServeArg
+// and ArmyArg).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == ServeArg {
 		os.Exit(ServeHello(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == ArmyArg {
+		os.Exit(RunArmy(os.Stdin, os.Stdout))
 	}
 	os.Exit(m.Run())
 }
@@ -30,6 +34,7 @@ func shortRun(t *testing.T, settings []string, attackers map[Kind]Load) Config {
 	}
 	return Config{
 		Server:         ServerOptions{Command: []string{exe, ServeArg}, DB: "sqlite", Limiter: "memory", Settings: append(fastHash, settings...)},
+		Army:           ArmyOptions{Command: []string{exe, ArmyArg}, Nice: 19},
 		Users:          10,
 		NewDeviceShare: 0.5,
 		Think:          time.Second,

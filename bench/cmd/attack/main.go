@@ -35,6 +35,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == scenario.ServeArg {
 		os.Exit(scenario.ServeHello(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == scenario.ArmyArg {
+		os.Exit(scenario.RunArmy(os.Stdin, os.Stdout))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c, err := config(os.Args[1:])
@@ -105,6 +108,7 @@ func config(args []string) (scenario.Config, error) {
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "one request's deadline")
 	fs.StringVar(&c.Out, "out", "", "directory for report.md and the PNG plots (default: a new temporary directory)")
 	fs.Uint64Var(&c.Seed, "seed", 0, "random seed (0: a random one, printed)")
+	fs.IntVar(&c.Army.Nice, "attackers-nice", 19, "niceness of the attackers' process (0 to 19; 0: the runner's priority): hello and the real users come first for the CPU, as they would with the attackers on their own machines")
 	serverCPUs := fs.String("server-cpus", "", `CPUs (taskset list, e.g. "0") for a hello started here; this runner takes the others, so the load generator does not take the server's CPU (needs taskset)`)
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -120,11 +124,12 @@ func config(args []string) (scenario.Config, error) {
 		c.Attackers[k] = l
 	}
 	c.Server.Settings = set
+	exe, err := os.Executable()
+	if err != nil {
+		return c, fmt.Errorf("finding this program to start hello and the attackers with: %w", err)
+	}
+	c.Army.Command = []string{exe, scenario.ArmyArg}
 	if c.URL == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return c, fmt.Errorf("finding this program to start hello with: %w", err)
-		}
 		c.Server.Command = []string{exe, scenario.ServeArg}
 		if *serverCPUs != "" {
 			rest, err := pinElsewhere(*serverCPUs)
