@@ -24,7 +24,7 @@ import (
 // attackers spend their own machines' CPU, not the server's. In the runner's process and at
 // its priority the attackers' client took half a core at 2,950 requests/s, which the real
 // users' password hashes then waited for. Requests the attackers could not send in time are
-// reported per kind, so a starved generator shows (at nice 19, 0.5–6% of that rate here).
+// reported per kind, so a starved generator shows (at nice 19, 1.6–6% of that rate here).
 const ArmyArg = "attack-army"
 
 // ArmyOptions describe the attackers' process.
