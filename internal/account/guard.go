@@ -53,8 +53,12 @@ type LoginTicket interface {
 	Succeeded(ctx context.Context) (device string)
 	// Failed records a wrong password.
 	Failed(ctx context.Context)
-	// Abandon forgets an attempt that ended without a verdict (storage down, server busy).
+	// Abandon forgets an attempt that ended without a verdict (storage down).
 	Abandon(ctx context.Context)
+	// Shed forgets an attempt the server was too busy to check (503 busy) and counts it toward
+	// the service-wide failure wave: more logins than the hashing capacity is a flood's mark,
+	// seen long before enough of its guesses have been hashed and have failed.
+	Shed(ctx context.Context)
 }
 
 // openGuard admits everything: the Service's guard when none is configured.
@@ -70,3 +74,4 @@ func (openTicket) Class() HashClass                 { return HashClean }
 func (openTicket) Succeeded(context.Context) string { return "" }
 func (openTicket) Failed(context.Context)           {}
 func (openTicket) Abandon(context.Context)          {}
+func (openTicket) Shed(context.Context)             {}

@@ -138,6 +138,9 @@ func (s *Service) Login(ctx context.Context, r Attempt) (LoginResult, error) {
 	}
 	res, ok, err := s.verifyAndOpen(ctx, ticket.Class(), name, r.Password, known)
 	switch {
+	case CodeOf(err) == CodeBusy:
+		ticket.Shed(ctx)
+		return LoginResult{}, err
 	case err != nil:
 		ticket.Abandon(ctx)
 		return LoginResult{}, err

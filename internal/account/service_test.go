@@ -15,7 +15,8 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func newService(t *testing.T, params account.Argon2Params, c *clock) (*account.Service, *sqlite.Store) {
+// migratedSQLite is a fresh SQLite store, closed when the test ends.
+func migratedSQLite(t *testing.T) *sqlite.Store {
 	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "hello.db"))
 	if err != nil {
@@ -25,6 +26,12 @@ func newService(t *testing.T, params account.Argon2Params, c *clock) (*account.S
 	if _, err := st.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+func newService(t *testing.T, params account.Argon2Params, c *clock) (*account.Service, *sqlite.Store) {
+	t.Helper()
+	st := migratedSQLite(t)
 	svc, err := account.NewService(context.Background(), account.Options{
 		Store: st, Hasher: account.NewHasher(params, 2, time.Second), SessionTTL: time.Hour, Now: c.now,
 	})
@@ -118,13 +125,7 @@ func TestTokensAreBoundToTheirOwner(t *testing.T) {
 // slot taken and the database gone, it is busy, not storage_unavailable.
 func TestAShedLoginCostsNoStorageRead(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "hello.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := migratedSQLite(t)
 	h := account.NewHasher(fast, 1, 0)
 	svc, err := account.NewService(ctx, account.Options{Store: st, Hasher: h, SessionTTL: time.Hour})
 	if err != nil {

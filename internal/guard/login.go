@@ -157,15 +157,8 @@ func (t *ticket) Succeeded(ctx context.Context) string {
 // Failed keeps the reserved guess in the log and counts the failure for the captcha triggers.
 func (t *ticket) Failed(ctx context.Context) {
 	t.g.metrics.outcome("failure")
-	for _, k := range []string{senderFailuresKey(t.a), globalFailuresKey} {
-		window := t.g.cfg.CaptchaAfterSenderFailures.Period
-		if k == globalFailuresKey {
-			window = t.g.cfg.CaptchaGlobalFailures.Period
-		}
-		if _, err := t.g.store.Hit(ctx, k, window); err != nil {
-			t.g.log.WarnContext(ctx, "counting a login failure", "err", err)
-		}
-	}
+	t.g.hit(ctx, senderFailuresKey(t.a), t.g.cfg.CaptchaAfterSenderFailures.Period)
+	t.g.hit(ctx, globalFailuresKey, t.g.cfg.CaptchaGlobalFailures.Period)
 	if t.fills {
 		t.g.metrics.lockouts.Inc()
 		t.g.log.WarnContext(ctx, "login locked", "username", t.a.Username, "trusted_device", t.trusted,
@@ -175,6 +168,23 @@ func (t *ticket) Failed(ctx context.Context) {
 
 // Abandon releases the reserved guess: no verdict was reached, so it is not a failure.
 func (t *ticket) Abandon(ctx context.Context) { t.g.release(ctx, t.key, t.guess) }
+
+// Shed releases the reserved guess, as Abandon does, and counts the attempt toward the
+// service-wide wave unless it came from a trusted device (whose logins that wave never taxes).
+func (t *ticket) Shed(ctx context.Context) {
+	t.g.release(ctx, t.key, t.guess)
+	t.g.metrics.outcome("shed")
+	if !t.trusted {
+		t.g.hit(ctx, globalFailuresKey, t.g.cfg.CaptchaGlobalFailures.Period)
+	}
+}
+
+// hit counts one event for a captcha trigger; a store failure costs the count, not the request.
+func (g *Guard) hit(ctx context.Context, key string, window time.Duration) {
+	if _, err := g.store.Hit(ctx, key, window); err != nil {
+		g.log.WarnContext(ctx, "counting a login failure", "err", err)
+	}
+}
 
 func (g *Guard) release(ctx context.Context, key string, guess Guess) {
 	if err := g.store.Forget(ctx, key, guess); err != nil {

@@ -1,0 +1,92 @@
+package account_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hellosvc/hello/internal/account"
+	"github.com/hellosvc/hello/internal/captcha"
+	"github.com/hellosvc/hello/internal/guard"
+	"github.com/hellosvc/hello/internal/guard/memory"
+)
+
+// Logins the server was too busy to check (503 busy) count toward the service-wide failure
+// wave. Without them, guesses from new addresses (the "clean" class) held every hashing slot
+// until enough of them had been hashed and had failed — about 5 s in the bench's attack
+// scenario — while trusted-device logins waited for a slot and for CPU.
+func TestShedLoginsStartTheFailureWave(t *testing.T) {
+	ctx := context.Background()
+	mem := memory.New(memory.Options{})
+	const secret = "wave-test-secret-0123456789abcdef"
+	capt, err := captcha.New(captcha.Options{Secret: []byte(secret), Spent: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := guard.New(guard.Options{Store: mem, Captcha: capt, Secret: []byte(secret),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: prometheus.NewRegistry(),
+		Config: guard.Config{LoginMaxFailures: 3, LoginWindow: time.Hour, Captcha: true, DeviceCookies: true,
+			CaptchaAfterSenderFailures: guard.Rate{Count: 5, Period: 10 * time.Minute},
+			CaptchaGlobalFailures:      guard.Rate{Count: 3, Period: time.Minute}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := account.NewHasher(fast, 1, 0)
+	st := migratedSQLite(t)
+	svc, err := account.NewService(ctx, account.Options{Store: st, Guard: g, Hasher: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	hash, err := h.Hash(ctx, "alice's password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateAccount(ctx, account.Account{Username: "alice", PasswordHash: hash, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	owner := account.Attempt{Username: "alice", Password: "alice's password", Sender: netip.MustParseAddr("198.51.100.7")}
+	res, err := svc.Login(ctx, owner)
+	if err != nil || res.Device == "" {
+		t.Fatalf("alice's first login: %v, device %q", err, res.Device)
+	}
+	owner.Device = res.Device
+	fresh := account.Attempt{Username: "innocent", Password: "some password", Sender: netip.MustParseAddr("192.0.2.200")}
+
+	release, err := account.HoldSlot(h, account.HashTrusted) // the one slot is busy
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // a trusted device shed three times is no wave: the wave never taxes it
+		if _, err := svc.Login(ctx, owner); account.CodeOf(err) != account.CodeBusy {
+			t.Fatalf("alice's trusted login with the slot taken = %v, want busy", err)
+		}
+	}
+	release()
+	if _, err := svc.Login(ctx, fresh); account.CodeOf(err) != account.CodeInvalidCredentials {
+		t.Fatalf("after 3 trusted logins shed, a fresh sender and name = %v, want invalid_credentials (no wave)", err)
+	}
+
+	if release, err = account.HoldSlot(h, account.HashTrusted); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 { // a stuffing flood from new addresses: each one shed
+		_, err := svc.Login(ctx, account.Attempt{Username: fmt.Sprintf("leak%d", i), Password: "leaked password",
+			Sender: netip.AddrFrom4([4]byte{203, 0, 113, byte(i + 1)})})
+		if account.CodeOf(err) != account.CodeBusy {
+			t.Fatalf("login %d with the slot taken = %v, want busy", i, err)
+		}
+	}
+	release()
+	// With the innocent's failure, three in the window: the wave is on.
+	bystander := account.Attempt{Username: "bystander", Password: "some password", Sender: netip.MustParseAddr("192.0.2.201")}
+	if _, err := svc.Login(ctx, bystander); account.CodeOf(err) != account.CodeCaptchaRequired {
+		t.Fatalf("after 2 logins shed as busy and 1 failure, a fresh sender and name = %v, want captcha_required (the wave)", err)
+	}
+}
