@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/hellosvc/hello/internal/argon2"
 )
 
 // Argon2Params are the argon2id cost parameters. They are stored inside every hash (PHC string
@@ -33,10 +34,13 @@ var OWASPParams = Argon2Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1, SaltLe
 // Hasher hashes and verifies passwords under a concurrency bound: each argon2id hash holds
 // MemoryKiB of memory, so an unbounded burst of logins could exhaust the process. Slots are
 // scheduled by class (see HashClass); a caller that cannot get one within the wait deadline,
-// or is shed for a higher class, gets a busy error (503 with Retry-After).
+// or is shed for a higher class, gets a busy error (503 with Retry-After). Each slot keeps its
+// argon2id memory from one hash to the next (MemoryKiB per slot, held once used): allocating it
+// per hash started a garbage collection every second or third login, in the login's goroutine.
 type Hasher struct {
 	params Argon2Params
 	slots  *slots
+	mems   chan *argon2.Memory // one per slot
 }
 
 // NewHasher returns a Hasher that runs at most concurrency hashes at once and lets a caller
@@ -45,7 +49,11 @@ func NewHasher(p Argon2Params, concurrency int, wait time.Duration) *Hasher {
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	return &Hasher{params: p, slots: newSlots(concurrency, wait)}
+	h := &Hasher{params: p, slots: newSlots(concurrency, wait), mems: make(chan *argon2.Memory, concurrency)}
+	for range concurrency {
+		h.mems <- new(argon2.Memory)
+	}
+	return h
 }
 
 // Register adds the scheduler's metrics (hello_hash_*) to reg.
@@ -76,7 +84,7 @@ func (h *Hasher) HashAs(ctx context.Context, class HashClass, password string) (
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("reading salt: %w", err)
 	}
-	key := derive(password, salt, h.params)
+	key := h.derive(password, salt, h.params)
 	return encodePHC(h.params, salt, key), nil
 }
 
@@ -106,14 +114,32 @@ func (h *Hasher) verify(password, encoded string) (ok, rehash bool, err error) {
 	if err != nil {
 		return false, false, err
 	}
-	got := derive(password, salt, p)
+	got := h.derive(password, salt, p)
 	return subtle.ConstantTimeCompare(got, want) == 1, p != h.params, nil
 }
 
 // derive normalises the password (NFKC, as NIST SP 800-63B recommends, so that one password
-// typed on two keyboards is one password) and runs argon2id.
-func derive(password string, salt []byte, p Argon2Params) []byte {
-	return argon2.IDKey([]byte(norm.NFKC.String(password)), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+// typed on two keyboards is one password) and runs argon2id in the memory of the slot the
+// caller holds. A hash made with another memory cost (an older one, re-hashed at this login)
+// gets memory of its own that is not kept.
+func (h *Hasher) derive(password string, salt []byte, p Argon2Params) []byte {
+	pw := []byte(norm.NFKC.String(password))
+	if p.MemoryKiB != h.params.MemoryKiB {
+		return new(argon2.Memory).IDKey(pw, salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+	}
+	var m *argon2.Memory
+	select {
+	case m = <-h.mems:
+	default: // not reached while every caller holds a slot: one Memory per slot
+		m = new(argon2.Memory)
+	}
+	defer func() {
+		select {
+		case h.mems <- m:
+		default:
+		}
+	}()
+	return m.IDKey(pw, salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
 }
 
 var b64 = base64.RawStdEncoding

@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,41 @@ func TestHashUsesOWASPParametersInPHCFormat(t *testing.T) {
 	ok, rehash, err := h.Verify(context.Background(), "correct horse", enc)
 	if err != nil || !ok || rehash {
 		t.Fatalf("Verify = %v, %v, %v; want true, false, nil", ok, rehash, err)
+	}
+}
+
+// TestHashesKeepTheirMemory: a server hashing all day must not allocate argon2id's block array
+// (19 MiB at the OWASP parameters) per hash; each allocation started a garbage collection every
+// second or third login, in the login's goroutine. Hashes and verifications in the same slot
+// reuse it; a hash made with another memory cost still verifies.
+func TestHashesKeepTheirMemory(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher(OWASPParams, 1, time.Second)
+	enc, err := h.Hash(ctx, "correct horse") // the slot's memory is made here
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 3
+	for range n {
+		if ok, _, err := h.Verify(ctx, "correct horse", enc); err != nil || !ok {
+			t.Fatalf("Verify = %v, %v", ok, err)
+		}
+		if _, err := h.Hash(ctx, "battery staple"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if perHash := (after.TotalAlloc - before.TotalAlloc) / (2 * n); perHash > 1<<20 {
+		t.Errorf("%d KiB allocated per hash, want the slot's memory reused (under 1 MiB)", perHash>>10)
+	}
+	old, err := NewHasher(fastParams, 1, time.Second).Hash(ctx, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, rehash, err := h.Verify(ctx, "correct horse", old); err != nil || !ok || !rehash {
+		t.Fatalf("Verify of a cheaper hash = %v, %v, %v; want true, true, nil", ok, rehash, err)
 	}
 }
 
