@@ -55,6 +55,10 @@ type LoginTicket interface {
 	Failed(ctx context.Context)
 	// Abandon forgets an attempt that ended without a verdict (storage down).
 	Abandon(ctx context.Context)
+	// Recheck is called when the attempt's hashing slot comes, before its hash: an error
+	// (captcha_required when an attack started while it waited) ends the attempt, which the
+	// caller then abandons.
+	Recheck(ctx context.Context) error
 	// Shed forgets an attempt the server was too busy to check (503 busy) and counts it toward
 	// the service-wide failure wave: more logins than the hashing capacity is a flood's mark,
 	// seen long before enough of its guesses have been hashed and have failed.
@@ -73,5 +77,6 @@ type openTicket struct{}
 func (openTicket) Class() HashClass                 { return HashClean }
 func (openTicket) Succeeded(context.Context) string { return "" }
 func (openTicket) Failed(context.Context)           {}
+func (openTicket) Recheck(context.Context) error    { return nil }
 func (openTicket) Abandon(context.Context)          {}
 func (openTicket) Shed(context.Context)             {}

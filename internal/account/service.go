@@ -136,7 +136,7 @@ func (s *Service) Login(ctx context.Context, r Attempt) (LoginResult, error) {
 	if err != nil {
 		return LoginResult{}, err
 	}
-	res, ok, err := s.verifyAndOpen(ctx, ticket.Class(), name, r.Password, known)
+	res, ok, err := s.verifyAndOpen(ctx, ticket, name, r.Password, known)
 	switch {
 	case CodeOf(err) == CodeBusy:
 		ticket.Shed(ctx)
@@ -191,8 +191,9 @@ func (s *Service) ForgetDevices(ctx context.Context, token, deviceCookie string,
 // verifyAndOpen checks the password and, when it is right, opens a session. ok is false for an
 // unknown name or a wrong password; err is set when no verdict could be reached. known is the
 // account when it was already read.
-func (s *Service) verifyAndOpen(ctx context.Context, class HashClass, name, password string, known *Account) (LoginResult, bool, error) {
-	found, ok, rehash, err := s.check(ctx, class, name, password, known)
+func (s *Service) verifyAndOpen(ctx context.Context, ticket LoginTicket, name, password string, known *Account) (LoginResult, bool, error) {
+	class := ticket.Class()
+	found, ok, rehash, err := s.check(ctx, ticket, name, password, known)
 	if err != nil {
 		return LoginResult{}, false, err
 	}
@@ -214,14 +215,19 @@ func (s *Service) verifyAndOpen(ctx context.Context, class HashClass, name, pass
 }
 
 // check reads the account and verifies password against its hash (a dummy hash for an unknown
-// name) in one hashing slot of class, taken before the read: a request that the scheduler
-// sheds costs no storage read (under a flood those reads were a third of the CPU).
-func (s *Service) check(ctx context.Context, class HashClass, name, password string, known *Account) (found, ok, rehash bool, err error) {
-	release, err := s.hasher.slots.acquire(ctx, class)
+// name) in one hashing slot of the ticket's class, taken before the read: a request that the
+// scheduler sheds costs no storage read (under a flood those reads were a third of the CPU).
+// With the slot, the ticket is rechecked: an attack that started while it waited asks it for a
+// captcha instead of a hash.
+func (s *Service) check(ctx context.Context, ticket LoginTicket, name, password string, known *Account) (found, ok, rehash bool, err error) {
+	release, err := s.hasher.slots.acquire(ctx, ticket.Class())
 	if err != nil {
 		return false, false, false, err
 	}
 	defer release()
+	if err := ticket.Recheck(ctx); err != nil {
+		return false, false, false, err
+	}
 	acct := known
 	if acct == nil {
 		a, err := s.store.GetAccount(ctx, name)

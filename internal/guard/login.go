@@ -65,10 +65,11 @@ func (g *Guard) BeginLogin(ctx context.Context, a account.Attempt) (account.Logi
 			}
 			return nil, err
 		}
+		solved = true
 	}
 	// This guess filled the window: if it is wrong, the name (or device) is now locked.
 	fills := res.Failures >= g.cfg.LoginMaxFailures && res.Failures > peek.Failures
-	return &ticket{g: g, a: a, key: key, guess: guess, trusted: trusted, fills: fills, class: class}, nil
+	return &ticket{g: g, a: a, key: key, guess: guess, trusted: trusted, solved: solved, fills: fills, class: class}, nil
 }
 
 func tooManyAttempts(retry time.Duration) *account.Error {
@@ -134,6 +135,7 @@ type ticket struct {
 	key     string
 	guess   Guess
 	trusted bool
+	solved  bool // a captcha was demanded and solved
 	fills   bool // the reserved guess is the one that filled the window
 	class   account.HashClass
 }
@@ -164,6 +166,29 @@ func (t *ticket) Failed(ctx context.Context) {
 		t.g.log.WarnContext(ctx, "login locked", "username", t.a.Username, "trusted_device", t.trusted,
 			"sender", t.a.Sender.String(), "failures", t.g.cfg.LoginMaxFailures, "window", t.g.cfg.LoginWindow.String())
 	}
+}
+
+// Recheck asks again, when the attempt's hashing slot comes, whether it now needs a captcha:
+// the service-wide wave or its sender's failures may have started while it waited in the
+// queue, and a flood's guesses queued before the wave would otherwise still be hashed, on the
+// CPU the real users' logins need. A trusted device is not asked (no wave taxes it), nor an
+// attempt that solved a captcha. The caller abandons the ticket when this refuses.
+func (t *ticket) Recheck(ctx context.Context) error {
+	if t.trusted || t.solved || !t.g.cfg.Captcha {
+		return nil
+	}
+	n, err := t.g.store.Count(ctx, senderFailuresKey(t.a), t.g.cfg.CaptchaAfterSenderFailures.Period)
+	if err != nil {
+		return t.g.storeFailure(ctx, "count", err)
+	}
+	solved, err := t.g.loginCaptcha(ctx, t.a, 0, n, false)
+	if err == nil && solved {
+		t.solved = true // an answer came with the attempt and was accepted
+	}
+	if err != nil && account.CodeOf(err) == account.CodeCaptchaRequired {
+		t.g.metrics.outcome("rechecked")
+	}
+	return err
 }
 
 // Abandon releases the reserved guess: no verdict was reached, so it is not a failure.

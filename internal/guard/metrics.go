@@ -26,7 +26,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		sender: policy("sender"), authSender: policy("auth_sender"), login: policy("login"), captcha: policy("captcha"),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hello_guard_login_outcomes_total", Help: "Outcomes of admitted login attempts (success, failure, shed: 503 busy).",
+			Name: "hello_guard_login_outcomes_total", Help: "Outcomes of admitted login attempts (success, failure, shed: 503 busy, rechecked: asked for a captcha when its hashing slot came).",
 		}, []string{"outcome"}),
 		lockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hello_guard_lockouts_total", Help: "Times a name or device reached its failed-login limit.",
