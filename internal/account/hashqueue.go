@@ -28,23 +28,34 @@ func (c HashClass) String() string { return [...]string{"trusted", "clean", "oth
 // would only hold memory and sockets for a request that will time out.
 const queueFactor = 4
 
+// trustedRecently is how long after a trusted-device login the untrusted classes leave one
+// slot to trusted devices.
+const trustedRecently = time.Minute
+
 // slots hands out hashing slots by class: a released slot goes straight to the first waiter of
 // the highest class; a caller that finds the queue full evicts the newest waiter of a lower
 // class, or is shed itself when every waiter is of its class or higher. The lowest class holds
-// at most half the slots (at least one), so a trusted login never waits for a slot behind the
-// hashes of a flood that was admitted before it: with every slot busy it would have to wait for
-// a whole hash to end, and the flood's hashes also take the CPU its own hash needs.
+// at most half the slots (at least one), and while trusted devices log in (one did in the last
+// minute) the two untrusted classes together hold all but one, so a trusted login never waits
+// for a slot behind the hashes of a flood admitted before it (it would wait for a whole hash to
+// end), and a flood's hashes never take every core: the requests being answered meanwhile, the
+// flood's refusals included, need one, or their goroutines pile up and a trusted hash that the
+// runtime preempts waits behind hundreds of them. Without trusted logins (a new deployment,
+// nobody has a device cookie yet) untrusted logins may use every slot.
 type slots struct {
-	mu       sync.Mutex
-	free     int
-	held     [hashClasses]int // slots held, by class
-	limit    [hashClasses]int // most slots a class may hold
-	release  [hashClasses]func()
-	queues   [hashClasses][]*waiter
-	queued   int
-	maxQueue int
-	wait     time.Duration
-	m        *hashMetrics
+	mu          sync.Mutex
+	free        int
+	held        [hashClasses]int // slots held, by class
+	limit       [hashClasses]int // most slots a class may hold
+	untrusted   int              // most slots the untrusted classes hold together while trusted devices log in
+	lastTrusted time.Time        // when a trusted login last asked for a slot
+	now         func() time.Time
+	release     [hashClasses]func()
+	queues      [hashClasses][]*waiter
+	queued      int
+	maxQueue    int
+	wait        time.Duration
+	m           *hashMetrics
 }
 
 type waiter struct {
@@ -55,20 +66,33 @@ type waiter struct {
 }
 
 func newSlots(n int, wait time.Duration) *slots {
-	s := &slots{free: n, maxQueue: queueFactor * n, wait: wait, m: newHashMetrics(n)}
+	s := &slots{free: n, maxQueue: queueFactor * n, wait: wait, m: newHashMetrics(n), now: time.Now}
 	for c := range hashClasses {
 		s.limit[c] = n
 		s.release[c] = func() { s.releaseAs(c) }
 	}
 	s.limit[HashOther] = max(1, n/2)
+	s.untrusted = max(1, n-1)
 	return s
+}
+
+// may reports whether class may take one more slot (s.mu held).
+func (s *slots) may(class HashClass) bool {
+	if s.held[class] >= s.limit[class] {
+		return false
+	}
+	return class == HashTrusted || s.held[HashClean]+s.held[HashOther] < s.untrusted ||
+		s.lastTrusted.IsZero() || s.now().Sub(s.lastTrusted) > trustedRecently
 }
 
 // acquire returns a release function once a slot is this caller's, or errBusy when it was shed
 // or waited longer than the wait bound.
 func (s *slots) acquire(ctx context.Context, class HashClass) (func(), error) {
 	s.mu.Lock()
-	if s.free > 0 && s.held[class] < s.limit[class] {
+	if class == HashTrusted {
+		s.lastTrusted = s.now()
+	}
+	if s.free > 0 && s.may(class) {
 		s.free--
 		s.held[class]++
 		s.mu.Unlock()
@@ -149,7 +173,7 @@ func (s *slots) releaseAs(held HashClass) {
 	defer s.mu.Unlock()
 	s.held[held]--
 	for c := range hashClasses {
-		if q := s.queues[c]; len(q) > 0 && s.held[c] < s.limit[c] {
+		if q := s.queues[c]; len(q) > 0 && s.may(c) {
 			w := q[0]
 			s.queues[c] = q[1:]
 			s.queued--

@@ -142,3 +142,57 @@ func TestTheLowestClassHoldsAtMostHalfTheSlots(t *testing.T) {
 	}
 	release()
 }
+
+// Issue 10 (2, 4): while trusted devices log in, the untrusted classes together leave them one
+// slot: at the start of a flood from new addresses (the clean class) its guesses held both
+// slots, a trusted login waited for one of their hashes to end, and with both cores hashing
+// the requests being answered piled up as runnable goroutines. Before any trusted login, and a
+// minute after the last one, untrusted logins may use every slot.
+func TestUntrustedLeaveASlotWhileTrustedDevicesLogIn(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+	s := newSlots(2, time.Minute)
+	s.now = func() time.Time { return now }
+	a, errA := s.acquire(ctx, HashClean)
+	b, errB := s.acquire(ctx, HashClean)
+	if errA != nil || errB != nil {
+		t.Fatalf("two clean logins before any trusted one = %v, %v; want both slots", errA, errB)
+	}
+	a()
+	b()
+
+	trusted, err := s.acquire(ctx, HashTrusted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted()
+	clean, err := s.acquire(ctx, HashClean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan outcome, 4)
+	go take(s, HashClean, out)
+	queued(t, s, 1) // a slot is free, but it is the trusted devices'
+	if trusted, err = s.acquire(ctx, HashTrusted); err != nil {
+		t.Fatalf("trusted with the flood holding a slot = %v, want the other at once", err)
+	}
+	clean() // the waiting clean login takes the slot its class gave back
+	if o := <-out; o.err != nil || o.class != HashClean {
+		t.Fatalf("granted %+v, want the waiting clean login", o)
+	} else {
+		o.release()
+	}
+	trusted()
+
+	now = now.Add(trustedRecently + time.Second) // no trusted login for a minute
+	a, errA = s.acquire(ctx, HashClean)
+	b, errB = s.acquire(ctx, HashClean)
+	if errA != nil || errB != nil {
+		t.Fatalf("two clean logins a minute after the last trusted one = %v, %v; want both slots", errA, errB)
+	}
+	a()
+	b()
+	if s.free != 2 || s.queued != 0 || s.held != [hashClasses]int{} {
+		t.Fatalf("after all: free %d, queued %d, held %v", s.free, s.queued, s.held)
+	}
+}
