@@ -24,40 +24,8 @@ import (
 // scenario — while trusted-device logins waited for a slot and for CPU.
 func TestShedLoginsStartTheFailureWave(t *testing.T) {
 	ctx := context.Background()
-	mem := memory.New(memory.Options{})
-	const secret = "wave-test-secret-0123456789abcdef"
-	capt, err := captcha.New(captcha.Options{Secret: []byte(secret), Spent: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := guard.New(guard.Options{Store: mem, Captcha: capt, Secret: []byte(secret),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: prometheus.NewRegistry(),
-		Config: guard.Config{LoginMaxFailures: 3, LoginWindow: time.Hour, Captcha: true, DeviceCookies: true,
-			CaptchaAfterSenderFailures: guard.Rate{Count: 5, Period: 10 * time.Minute},
-			CaptchaGlobalFailures:      guard.Rate{Count: 3, Period: time.Minute}}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := account.NewHasher(fast, 1, 0)
-	st := migratedSQLite(t)
-	svc, err := account.NewService(ctx, account.Options{Store: st, Guard: g, Hasher: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	hash, err := h.Hash(ctx, "alice's password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateAccount(ctx, account.Account{Username: "alice", PasswordHash: hash, CreatedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	owner := account.Attempt{Username: "alice", Password: "alice's password", Sender: netip.MustParseAddr("198.51.100.7")}
-	res, err := svc.Login(ctx, owner)
-	if err != nil || res.Device == "" {
-		t.Fatalf("alice's first login: %v, device %q", err, res.Device)
-	}
-	owner.Device = res.Device
+	svc, _, owner := waveService(t, h, 3)
 	fresh := account.Attempt{Username: "innocent", Password: "some password", Sender: netip.MustParseAddr("192.0.2.200")}
 
 	release, err := account.HoldSlot(h, account.HashTrusted) // the one slot is busy
@@ -99,39 +67,8 @@ func TestShedLoginsStartTheFailureWave(t *testing.T) {
 // still checked.
 func TestQueuedGuessesAreRecheckedWhenTheirSlotComes(t *testing.T) {
 	ctx := context.Background()
-	mem := memory.New(memory.Options{})
-	const secret = "wave-test-secret-0123456789abcdef"
-	capt, err := captcha.New(captcha.Options{Secret: []byte(secret), Spent: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := guard.New(guard.Options{Store: mem, Captcha: capt, Secret: []byte(secret),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: prometheus.NewRegistry(),
-		Config: guard.Config{LoginMaxFailures: 3, LoginWindow: time.Hour, Captcha: true, DeviceCookies: true,
-			CaptchaAfterSenderFailures: guard.Rate{Count: 5, Period: 10 * time.Minute},
-			CaptchaGlobalFailures:      guard.Rate{Count: 2, Period: time.Minute}}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := account.NewHasher(fast, 1, time.Minute) // one slot, a queue of 4
-	st := migratedSQLite(t)
-	svc, err := account.NewService(ctx, account.Options{Store: st, Guard: g, Hasher: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := h.Hash(ctx, "alice's password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateAccount(ctx, account.Account{Username: "alice", PasswordHash: hash, CreatedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	owner := account.Attempt{Username: "alice", Password: "alice's password", Sender: netip.MustParseAddr("198.51.100.7")}
-	res, err := svc.Login(ctx, owner)
-	if err != nil || res.Device == "" {
-		t.Fatalf("alice's first login: %v, device %q", err, res.Device)
-	}
-	owner.Device = res.Device
+	svc, g, owner := waveService(t, h, 2)
 	guess := func(i int) account.Attempt { // credential stuffing: leaked pairs, new addresses
 		return account.Attempt{Username: fmt.Sprintf("leaked%d", i), Password: "leaked password",
 			Sender: netip.AddrFrom4([4]byte{203, 0, 113, byte(i + 1)})}
@@ -170,4 +107,45 @@ func TestQueuedGuessesAreRecheckedWhenTheirSlotComes(t *testing.T) {
 			t.Fatalf("status of %s = %+v, %v; want no failures", guess(i).Username, st, err)
 		}
 	}
+}
+
+// waveService is a Service with the real guard on a memory store, captchas on, a service-wide
+// wave after globalFailures failed logins a minute, and alice's account; owner is alice's
+// login from the device her first login gave her.
+func waveService(t *testing.T, h *account.Hasher, globalFailures int) (*account.Service, *guard.Guard, account.Attempt) {
+	t.Helper()
+	ctx := context.Background()
+	mem := memory.New(memory.Options{})
+	const secret = "wave-test-secret-0123456789abcdef"
+	capt, err := captcha.New(captcha.Options{Secret: []byte(secret), Spent: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := guard.New(guard.Options{Store: mem, Captcha: capt, Secret: []byte(secret),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: prometheus.NewRegistry(),
+		Config: guard.Config{LoginMaxFailures: 3, LoginWindow: time.Hour, Captcha: true, DeviceCookies: true,
+			CaptchaAfterSenderFailures: guard.Rate{Count: 5, Period: 10 * time.Minute},
+			CaptchaGlobalFailures:      guard.Rate{Count: globalFailures, Period: time.Minute}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := migratedSQLite(t)
+	svc, err := account.NewService(ctx, account.Options{Store: st, Guard: g, Hasher: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := h.Hash(ctx, "alice's password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateAccount(ctx, account.Account{Username: "alice", PasswordHash: hash, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	owner := account.Attempt{Username: "alice", Password: "alice's password", Sender: netip.MustParseAddr("198.51.100.7")}
+	res, err := svc.Login(ctx, owner)
+	if err != nil || res.Device == "" {
+		t.Fatalf("alice's first login: %v, device %q", err, res.Device)
+	}
+	owner.Device = res.Device
+	return svc, g, owner
 }
