@@ -127,18 +127,8 @@ func (h *Hasher) derive(password string, salt []byte, p Argon2Params) []byte {
 	if p.MemoryKiB != h.params.MemoryKiB {
 		return new(argon2.Memory).IDKey(pw, salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
 	}
-	var m *argon2.Memory
-	select {
-	case m = <-h.mems:
-	default: // not reached while every caller holds a slot: one Memory per slot
-		m = new(argon2.Memory)
-	}
-	defer func() {
-		select {
-		case h.mems <- m:
-		default:
-		}
-	}()
+	m := <-h.mems // one per slot, and the caller holds a slot: never waits
+	defer func() { h.mems <- m }()
 	return m.IDKey(pw, salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
 }
 
