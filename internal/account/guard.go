@@ -55,7 +55,7 @@ type LoginTicket interface {
 	Failed(ctx context.Context)
 	// Abandon forgets an attempt that ended without a verdict (storage down).
 	Abandon(ctx context.Context)
-	// Recheck is called when the attempt's hashing slot comes, before its hash: an error
+	// Recheck is called when the attempt's hashing slot comes after a wait, before its hash: an error
 	// (captcha_required when an attack started while it waited) ends the attempt, which the
 	// caller then abandons.
 	Recheck(ctx context.Context) error

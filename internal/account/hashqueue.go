@@ -88,6 +88,13 @@ func (s *slots) may(class HashClass) bool {
 // acquire returns a release function once a slot is this caller's, or errBusy when it was shed
 // or waited longer than the wait bound.
 func (s *slots) acquire(ctx context.Context, class HashClass) (func(), error) {
+	release, _, err := s.acquireQueued(ctx, class)
+	return release, err
+}
+
+// acquireQueued is acquire that also reports whether the caller waited in the queue (whatever
+// was decided for it before may be stale by then).
+func (s *slots) acquireQueued(ctx context.Context, class HashClass) (release func(), queued bool, err error) {
 	s.mu.Lock()
 	if class == HashTrusted {
 		s.lastTrusted = s.now()
@@ -98,12 +105,12 @@ func (s *slots) acquire(ctx context.Context, class HashClass) (func(), error) {
 		s.mu.Unlock()
 		s.m.inUse.Inc()
 		s.m.wait[class].Observe(0)
-		return s.release[class], nil
+		return s.release[class], false, nil
 	}
 	if s.queued >= s.maxQueue && !s.evictBelow(class) {
 		s.mu.Unlock()
 		s.m.shed[class].Inc()
-		return nil, errBusy
+		return nil, false, errBusy
 	}
 	w := &waiter{class: class, ready: make(chan struct{}), since: time.Now()}
 	s.queues[class] = append(s.queues[class], w)
@@ -129,13 +136,13 @@ func (s *slots) acquire(ctx context.Context, class HashClass) (func(), error) {
 	s.mu.Unlock()
 	if granted {
 		s.m.wait[class].Observe(time.Since(w.since).Seconds())
-		return s.release[class], nil
+		return s.release[class], true, nil
 	}
 	s.m.shed[class].Inc()
 	if cause == nil {
 		cause = errBusy // evicted by a higher class
 	}
-	return nil, cause
+	return nil, true, cause
 }
 
 // evictBelow sheds the newest waiter of the lowest class below class, if any (s.mu held).

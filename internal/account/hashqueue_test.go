@@ -166,9 +166,9 @@ func TestUntrustedLeaveASlotWhileTrustedDevicesLogIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	trusted()
-	clean, err := s.acquire(ctx, HashClean)
-	if err != nil {
-		t.Fatal(err)
+	clean, waited, err := s.acquireQueued(ctx, HashClean)
+	if err != nil || waited {
+		t.Fatalf("clean login with both slots free = waited %v, %v; want at once", waited, err)
 	}
 	out := make(chan outcome, 4)
 	go take(s, HashClean, out)

@@ -217,16 +217,18 @@ func (s *Service) verifyAndOpen(ctx context.Context, ticket LoginTicket, name, p
 // check reads the account and verifies password against its hash (a dummy hash for an unknown
 // name) in one hashing slot of the ticket's class, taken before the read: a request that the
 // scheduler sheds costs no storage read (under a flood those reads were a third of the CPU).
-// With the slot, the ticket is rechecked: an attack that started while it waited asks it for a
-// captcha instead of a hash.
+// A ticket that waited for its slot is rechecked: an attack that started while it waited asks
+// it for a captcha instead of a hash.
 func (s *Service) check(ctx context.Context, ticket LoginTicket, name, password string, known *Account) (found, ok, rehash bool, err error) {
-	release, err := s.hasher.slots.acquire(ctx, ticket.Class())
+	release, waited, err := s.hasher.slots.acquireQueued(ctx, ticket.Class())
 	if err != nil {
 		return false, false, false, err
 	}
 	defer release()
-	if err := ticket.Recheck(ctx); err != nil {
-		return false, false, false, err
+	if waited {
+		if err := ticket.Recheck(ctx); err != nil {
+			return false, false, false, err
+		}
 	}
 	acct := known
 	if acct == nil {
