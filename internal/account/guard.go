@@ -55,9 +55,9 @@ type LoginTicket interface {
 	Failed(ctx context.Context)
 	// Abandon forgets an attempt that ended without a verdict (storage down).
 	Abandon(ctx context.Context)
-	// Recheck is called when the attempt's hashing slot comes after a wait, before its hash: an error
-	// (captcha_required when an attack started while it waited) ends the attempt, which the
-	// caller then abandons.
+	// Recheck is called when the attempt's hashing slot comes after a wait, before its hash:
+	// an error (captcha_required when an attack started while it waited) ends the attempt,
+	// which the caller then abandons.
 	Recheck(ctx context.Context) error
 	// Shed forgets an attempt the server was too busy to check (503 busy) and counts it toward
 	// the service-wide failure wave: more logins than the hashing capacity is a flood's mark,

@@ -168,11 +168,11 @@ func (t *ticket) Failed(ctx context.Context) {
 	}
 }
 
-// Recheck asks again, when the attempt's hashing slot comes after a wait, whether it now needs a captcha:
-// the service-wide wave or its sender's failures may have started while it waited in the
-// queue, and a flood's guesses queued before the wave would otherwise still be hashed, on the
-// CPU the real users' logins need. A trusted device is not asked (no wave taxes it), nor an
-// attempt that solved a captcha. The caller abandons the ticket when this refuses.
+// Recheck asks again, when the attempt's hashing slot comes after a wait, whether it now needs
+// a captcha: the service-wide wave or its sender's failures may have started while it waited,
+// and a flood's guesses queued before the wave would otherwise still be hashed, on the CPU the
+// real users' logins need. A trusted device is not asked (no wave taxes it), nor an attempt
+// that solved a captcha. The caller abandons the ticket when this refuses.
 func (t *ticket) Recheck(ctx context.Context) error {
 	if t.trusted || t.solved || !t.g.cfg.Captcha {
 		return nil
