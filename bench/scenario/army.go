@@ -33,7 +33,21 @@ type ArmyOptions struct {
 	Command []string
 	// Nice is the attackers' niceness (0 to 19); 0 runs them at the runner's priority.
 	Nice int
+	// ColdConnections opens the attackers' connections when the attack needs them, not before
+	// the run (see warmLead).
+	ColdConnections bool
 }
+
+// warmLead is the time the attackers' process gets, before the run's first second, to open
+// its keep-alive connections: as many as its kinds may have requests in flight (maxInFlight
+// per kind at a rate, one per worker). Their requests come through the trusted proxy in front
+// of hello (X-Forwarded-For), whose connections to hello exist before an attack does. Opened
+// at the attack's start instead, they came as a surge no proxy makes: the attackers' process,
+// at nice 19 on the CPUs hello uses, holds a connection until it gets a CPU to read the
+// answer, so it dialled over 400 connections in the attack's first 100 ms at 2,950
+// requests/s, 1,029 in 0.3 s, and the real users' logins that second took up to 270 ms
+// (-cold-connections reproduces it; bench/README has the figures).
+const warmLead = 3 * time.Second
 
 // armySpec is what the attackers' process is told, on its standard input.
 type armySpec struct {
@@ -48,6 +62,7 @@ type armySpec struct {
 	Seed              uint64
 	T0, From, To      time.Time // the run's start (second 0 of the recorder) and the attack window
 	Seconds           int
+	Warm              int // connections to open before T0 (0: each when first needed)
 }
 
 type victimSpec struct {
@@ -59,6 +74,7 @@ type victimSpec struct {
 type armyResult struct {
 	Seconds []secondCounts
 	Dropped map[Kind]int64
+	Warmed  time.Duration // how long opening the spec's Warm connections took
 }
 
 // secondCounts is an attacker's share of a second: attackers have no latencies to report.
@@ -98,12 +114,22 @@ func runArmy(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		SolveFraction: spec.SolveFraction, StuffingRealShare: spec.StuffingRealShare}
 	rec := newRecorder(spec.Seconds)
 	rec.start(spec.T0)
-	a := newArmy(c, dict, newClient(spec.URL, spec.Timeout, solver), rec, spec.Seed)
+	cl := newClient(spec.URL, spec.Timeout, solver)
+	res := armyResult{Dropped: map[Kind]int64{}}
+	if spec.Warm > 0 {
+		t0 := time.Now()
+		if err := cl.warm(ctx, spec.Warm); err != nil {
+			return err
+		}
+		if res.Warmed = time.Since(t0); time.Now().After(spec.T0) {
+			return fmt.Errorf("opening %d connections took %v, past the run's start", spec.Warm, res.Warmed.Round(time.Millisecond))
+		}
+	}
+	a := newArmy(c, dict, cl, rec, spec.Seed)
 	a.run(ctx, spec.From, spec.To)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	res := armyResult{Dropped: map[Kind]int64{}}
 	for _, s := range rec.seconds() {
 		res.Seconds = append(res.Seconds, secondCounts{Outcomes: s.outcomes, Successes: s.successes})
 	}
@@ -146,19 +172,20 @@ func startArmy(ctx context.Context, o ArmyOptions, spec armySpec) (*armyProcess,
 }
 
 // wait waits for the attackers' process, merges what they got into rec and the kinds'
-// dropped counts into a, and returns the CPU time the process used.
-func (p *armyProcess) wait(rec *recorder, a *army) (time.Duration, error) {
+// dropped counts into a, and returns the CPU time the process used and how long it took to
+// open its connections before the run.
+func (p *armyProcess) wait(rec *recorder, a *army) (cpu, warmed time.Duration, err error) {
 	if err := p.cmd.Wait(); err != nil {
-		return 0, fmt.Errorf("the attackers' process: %w: %s", err, bytes.TrimSpace(p.stderr.Bytes()))
+		return 0, 0, fmt.Errorf("the attackers' process: %w: %s", err, bytes.TrimSpace(p.stderr.Bytes()))
 	}
 	var res armyResult
 	if err := json.Unmarshal(p.out.Bytes(), &res); err != nil {
-		return 0, fmt.Errorf("reading the attackers' results: %w", err)
+		return 0, 0, fmt.Errorf("reading the attackers' results: %w", err)
 	}
 	rec.merge(res.Seconds)
 	for _, at := range a.attackers {
 		at.dropped.Store(res.Dropped[at.kind])
 	}
 	st := p.cmd.ProcessState
-	return st.UserTime() + st.SystemTime(), nil
+	return st.UserTime() + st.SystemTime(), res.Warmed, nil
 }

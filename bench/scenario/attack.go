@@ -151,6 +151,19 @@ func newArmy(c Config, dict *dictionary, cl *client, rec *recorder, seed uint64)
 	return a
 }
 
+// connections is the most connections the attackers can use at once: one per request in flight.
+func (a *army) connections() int {
+	n := 0
+	for _, at := range a.attackers {
+		if at.load.Rate > 0 {
+			n += maxInFlight
+		} else {
+			n += at.load.Workers
+		}
+	}
+	return n
+}
+
 // run strikes from from until to.
 func (a *army) run(ctx context.Context, from, to time.Time) {
 	if !sleepUntil(ctx, from) {

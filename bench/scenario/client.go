@@ -38,10 +38,26 @@ func newClient(base string, timeout time.Duration, solver *captcha.Service) *cli
 		}}
 	}
 	attacker := pool()
-	if u, err := url.Parse(base); err == nil && u.Scheme == "http" && u.Port() != "" {
+	if leanTarget(base) {
+		u, _ := url.Parse(base)
 		attacker = &http.Client{Transport: &connTransport{addr: u.Host}}
 	}
 	return &client{base: base, timeout: timeout, users: pool(), attacker: attacker, solver: solver}
+}
+
+// leanTarget reports whether the attackers use connTransport for base: plain HTTP, explicit port.
+func leanTarget(base string) bool {
+	u, err := url.Parse(base)
+	return err == nil && u.Scheme == "http" && u.Port() != ""
+}
+
+// warm opens n keep-alive connections for the attackers' client.
+func (c *client) warm(ctx context.Context, n int) error {
+	t, ok := c.attacker.Transport.(*connTransport)
+	if !ok {
+		return errors.New("only the attackers' own transport (a plain-HTTP target with a port) keeps connections opened ahead")
+	}
+	return t.open(ctx, c.base, "/healthz", n)
 }
 
 // reply is what one request got.

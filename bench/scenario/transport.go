@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -25,10 +26,15 @@ type connTransport struct {
 }
 
 type rawConn struct {
-	c  net.Conn
-	br *bufio.Reader
-	bw *bufio.Writer
+	c    net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	idle time.Time // when it went back to the pool
 }
+
+// idleLimit is how long a pooled connection is kept: less than hello's IdleTimeout (2 min),
+// after which hello closes it and a request sent on it would fail.
+const idleLimit = 100 * time.Second
 
 // RoundTrip sends req (its deadline from its context) and returns the response with its body
 // read in full, so the connection goes back to the pool before the caller looks at it.
@@ -79,13 +85,20 @@ func (rc *rawConn) exchange(req *http.Request, deadline time.Time) (*http.Respon
 
 func (t *connTransport) get(ctx context.Context) (*rawConn, error) {
 	t.mu.Lock()
-	if n := len(t.idle); n > 0 {
+	for n := len(t.idle); n > 0; n-- {
 		rc := t.idle[n-1]
 		t.idle = t.idle[:n-1]
-		t.mu.Unlock()
-		return rc, nil
+		if time.Since(rc.idle) < idleLimit {
+			t.mu.Unlock()
+			return rc, nil
+		}
+		_ = rc.c.Close()
 	}
 	t.mu.Unlock()
+	return t.dialConn(ctx)
+}
+
+func (t *connTransport) dialConn(ctx context.Context) (*rawConn, error) {
 	c, err := t.dial.DialContext(ctx, "tcp", t.addr)
 	if err != nil {
 		return nil, err
@@ -93,7 +106,34 @@ func (t *connTransport) get(ctx context.Context) (*rawConn, error) {
 	return &rawConn{c: c, br: bufio.NewReader(c), bw: bufio.NewWriter(c)}, nil
 }
 
+// open dials n connections into the pool, each with one request to probe: hello closes a
+// connection that sends no request within its ReadHeaderTimeout, and only then applies its
+// IdleTimeout (a load balancer's health checks keep its connections alive the same way).
+func (t *connTransport) open(ctx context.Context, base, probe string, n int) error {
+	for range n {
+		rc, err := t.dialConn(ctx)
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+probe, nil)
+		if err != nil {
+			return err
+		}
+		dl, _ := ctx.Deadline()
+		resp, err := rc.exchange(req, dl)
+		if err != nil {
+			return fmt.Errorf("probing a new connection: %w", err)
+		}
+		if resp.Close {
+			return fmt.Errorf("probing a new connection: %s closed it", probe)
+		}
+		t.put(rc)
+	}
+	return nil
+}
+
 func (t *connTransport) put(rc *rawConn) {
+	rc.idle = time.Now()
 	t.mu.Lock()
 	t.idle = append(t.idle, rc)
 	t.mu.Unlock()

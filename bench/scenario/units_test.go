@@ -3,9 +3,14 @@ package scenario
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -264,5 +269,52 @@ func TestPhaseRatesSkipMissingSamples(t *testing.T) {
 	smp[2].metrics = false // one sample left: no rate
 	if ps := phaseOf(phase{"attack", 1, 3}, secs, smp, tgt); !math.IsNaN(ps.refusalsPerS) {
 		t.Errorf("refusals/s %v from a single sample", ps.refusalsPerS)
+	}
+}
+
+func TestAttackersConnectionsOpenedAheadAreReused(t *testing.T) {
+	var conns, probes atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			probes.Add(1)
+		}
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+
+	cl := newClient(srv.URL, 5*time.Second, nil)
+	if err := cl.warm(t.Context(), 4); err != nil {
+		t.Fatal(err)
+	}
+	if conns.Load() != 4 || probes.Load() != 4 {
+		t.Fatalf("warm(4): %d connections, %d probes; want 4 and 4", conns.Load(), probes.Load())
+	}
+	for range 10 {
+		if r := cl.login(t.Context(), cl.attacker, loginRequest{name: "n", password: "p", ip: "192.0.2.1"}); !r.ok() {
+			t.Fatalf("login: %v", r)
+		}
+	}
+	if conns.Load() != 4 {
+		t.Fatalf("10 requests after warm(4) opened %d more connections", conns.Load()-4)
+	}
+
+	// A connection idle for longer than hello keeps one is not used: a new one is dialled.
+	tr := cl.attacker.Transport.(*connTransport)
+	tr.mu.Lock()
+	for _, rc := range tr.idle {
+		rc.idle = time.Now().Add(-idleLimit)
+	}
+	tr.mu.Unlock()
+	if r := cl.login(t.Context(), cl.attacker, loginRequest{name: "n", password: "p", ip: "192.0.2.1"}); !r.ok() {
+		t.Fatalf("login: %v", r)
+	}
+	if conns.Load() != 5 {
+		t.Fatalf("after the pool's connections went stale: %d connections, want 5", conns.Load())
 	}
 }

@@ -109,6 +109,7 @@ func config(args []string) (scenario.Config, error) {
 	fs.StringVar(&c.Out, "out", "", "directory for report.md and the PNG plots (default: a new temporary directory)")
 	fs.Uint64Var(&c.Seed, "seed", 0, "random seed (0: a random one, printed)")
 	fs.IntVar(&c.Army.Nice, "attackers-nice", 19, "niceness of the attackers' process (0 to 19; 0: the runner's priority): hello and the real users come first for the CPU, as they would with the attackers on their own machines")
+	fs.BoolVar(&c.Army.ColdConnections, "cold-connections", false, "open the attackers' connections when the attack needs them, not before the run as the trusted proxy in front of hello holds its own")
 	serverCPUs := fs.String("server-cpus", "", `CPUs (taskset list, e.g. "0") for a hello started here; this runner takes the others, so the load generator does not take the server's CPU (needs taskset)`)
 	if err := fs.Parse(args); err != nil {
 		return c, err
