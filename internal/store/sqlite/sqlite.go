@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hellosvc/hello/internal/account"
@@ -25,8 +26,14 @@ var migrationFiles embed.FS
 
 // Store is an account.Store backed by one SQLite file.
 type Store struct {
-	db *sql.DB
+	db       *sql.DB
+	stop     chan struct{} // closed by Close: the checkpointer returns
+	done     chan struct{} // closed when it has
+	stopOnce sync.Once
 }
+
+// checkpointEvery is how often the WAL is copied into the database file, off the request path.
+const checkpointEvery = time.Second
 
 var _ account.Store = (*Store)(nil)
 
@@ -35,9 +42,16 @@ var _ account.Store = (*Store)(nil)
 // The file runs in WAL mode with synchronous=FULL, so a commit returns only after the WAL is
 // fsynced: an acknowledged write survives a crash or power loss. Write transactions take the
 // lock up front (BEGIN IMMEDIATE) and wait up to 10 s for it instead of failing with SQLITE_BUSY.
-func Open(path string) (*Store, error) {
+//
+// The WAL is checkpointed every second by the Store's own goroutine, not by the commits:
+// SQLite's automatic checkpoint runs in the commit that fills 1,000 pages, which then copies them
+// into the database file and fsyncs it before it returns. At 17 logins/s that was one login
+// every 10 s waiting 50–100 ms more than the others, and the p99 of the logins around it.
+func Open(path string) (*Store, error) { return open(path, checkpointEvery) }
+
+func open(path string, every time.Duration) (*Store, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "busy_timeout(10000)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "busy_timeout(10000)", "wal_autocheckpoint(0)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -49,7 +63,26 @@ func Open(path string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db, stop: make(chan struct{}), done: make(chan struct{})}
+	go s.checkpoint(every)
+	return s, nil
+}
+
+// checkpoint copies the WAL into the database file every interval until Close. PASSIVE waits
+// for no reader or writer: whatever a reader still needs is copied at a later turn. A failure
+// is retried at the next turn; the WAL grows meanwhile, and no write is lost.
+func (s *Store) checkpoint(every time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			_, _ = s.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+	}
 }
 
 // Migrate applies the embedded migrations that this database has not seen yet. It is
@@ -222,7 +255,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the checkpointer and closes the database (the last connection to close
+// checkpoints what remains).
+func (s *Store) Close() error {
+	s.stopOnce.Do(func() { close(s.stop) })
+	<-s.done
+	return s.db.Close()
+}
 
 // wrap marks the failures of the database rather than of the statement as
 // account.ErrUnavailable (503 storage_unavailable): a locked, full, read-only, unreadable or

@@ -4,7 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +92,65 @@ func TestFailuresOfTheDatabaseAreUnavailable(t *testing.T) {
 	}
 	if _, err := s.GetAccount(ctx, "alice"); !errors.Is(err, account.ErrUnavailable) {
 		t.Fatalf("a read from a closed database = %v, want ErrUnavailable", err)
+	}
+}
+
+// The WAL reaches the database file by the Store's checkpointer, never in a commit: SQLite's
+// automatic checkpoint made the commit that filled 1,000 pages copy them and fsync the file
+// before it returned, a slow login every few seconds.
+func TestCommitsLeaveCheckpointsToTheStore(t *testing.T) {
+	ctx := context.Background()
+	size := func(p string) int64 {
+		t.Helper()
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	create := func(s *sqlite.Store, n int) {
+		t.Helper()
+		for i := range n {
+			a := account.Account{Username: fmt.Sprintf("user%04d", i), PasswordHash: strings.Repeat("h", 100), CreatedAt: time.Now()}
+			if err := s.CreateAccount(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	path := filepath.Join(t.TempDir(), "hello.db")
+	s, err := sqlite.OpenEvery(path, time.Hour) // no checkpoint in this test's time
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := size(path)
+	create(s, 900)
+	if wal := size(path + "-wal"); wal < 1000*(4096+24) { // frames of a page and a header
+		t.Fatalf("the WAL holds %d bytes, fewer than the 1,000 pages after which SQLite would checkpoint", wal)
+	}
+	if after := size(path); after != before {
+		t.Fatalf("the database file went from %d to %d bytes: a commit checkpointed", before, after)
+	}
+
+	path = filepath.Join(t.TempDir(), "hello.db")
+	s2, err := sqlite.OpenEvery(path, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s2.Close() }()
+	if _, err := s2.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before = size(path)
+	create(s2, 50)
+	for deadline := time.Now().Add(10 * time.Second); size(path) == before; {
+		if time.Now().After(deadline) {
+			t.Fatal("the checkpointer did not copy the WAL into the database file in 10 s")
+		}
+		runtime.Gosched()
 	}
 }
