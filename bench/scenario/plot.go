@@ -170,10 +170,14 @@ func (r *report) stackPlot(title string, perSecond []map[string]int) (*plot.Plot
 // queues per class.
 func (r *report) serverPlots() ([]*plot.Plot, error) {
 	cpu := newPanel("server CPU", "cores (CPU s per s)")
-	if err := r.frame(cpu, maxOf(r.series.cpu), 2); err != nil {
+	if err := r.frame(cpu, max(maxOf(r.series.cpu), maxOf(r.series.machine)), 3); err != nil {
 		return nil, err
 	}
 	if err := addLine(cpu, "CPU", r.series.cpu, plotutil.Color(0)); err != nil {
+		return nil, err
+	}
+	// The whole machine's: what the server could not have, the load generator's included.
+	if err := addLine(cpu, "machine, every process", r.series.machine, color.Gray{Y: 0x90}); err != nil {
 		return nil, err
 	}
 	rss := newPanel("server resident memory", "MiB")

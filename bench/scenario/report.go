@@ -51,6 +51,7 @@ type phaseStats struct {
 	attackOutcomes       map[string]int
 	successes            int
 	cpu, cpuCores        float64 // CPU seconds in the phase, and per second of it
+	machineCores         float64 // every process's CPU per second of the phase; NaN when not read
 	rssMax               int64
 	haveProc, haveLog    bool
 	refusalsPerS, logPer float64
@@ -81,6 +82,7 @@ type series struct {
 	p50, p90, p99, newP50 []float64 // ms, NaN for a second without logins
 	real, attackers       []map[string]int
 	cpu, rssMiB           []float64 // NaN when not measured
+	machine               []float64 // every process's CPU, cores; NaN when not measured
 	queue                 []map[string]float64
 }
 
@@ -153,6 +155,10 @@ func phaseOf(p phase, secs []second, smp []sample, tgt *target) phaseStats {
 			ps.rssMax = max(ps.rssMax, s.rss)
 		}
 	}
+	ps.machineCores = math.NaN()
+	if i, j, ok := bracket(smp, p, func(s sample) bool { return s.host }); ok {
+		ps.machineCores = (smp[j].busy - smp[i].busy) / float64(j-i)
+	}
 	ps.refusalsPerS = math.NaN()
 	if tgt.metrics == "" {
 		ps.refusalsPerS = float64(refused) / n
@@ -213,6 +219,11 @@ func seriesOf(secs []second, smp []sample) series {
 			cpu, rss = smp[i+1].cpu-smp[i].cpu, float64(smp[i+1].rss)/(1<<20)
 		}
 		s.cpu, s.rssMiB = append(s.cpu, cpu), append(s.rssMiB, rss)
+		busy := math.NaN()
+		if smp[i].host && smp[i+1].host {
+			busy = smp[i+1].busy - smp[i].busy
+		}
+		s.machine = append(s.machine, busy)
 		s.queue = append(s.queue, smp[i+1].queue)
 	}
 	return s
@@ -274,8 +285,8 @@ func (r *report) markdown() string {
 	}
 	b.WriteString(".\n\n")
 
-	b.WriteString("| phase | real logins OK (device cookie) | p50 | p99 | what they got | new-device logins OK | what they got | attacker requests/s | attacker outcomes | attacker successes | server CPU s (cores) | RSS max | refusals/s | server log lines/s |\n")
-	b.WriteString("|---|---:|---:|---:|---|---:|---|---:|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| phase | real logins OK (device cookie) | p50 | p99 | what they got | new-device logins OK | what they got | attacker requests/s | attacker outcomes | attacker successes | server CPU s (cores) | machine CPU, every process (cores) | RSS max | refusals/s | server log lines/s |\n")
+	b.WriteString("|---|---:|---:|---:|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range r.stats {
 		n := float64(p.to - p.from)
 		cpu, rss, logs := "–", "–", "–"
@@ -285,11 +296,15 @@ func (r *report) markdown() string {
 		if p.haveLog {
 			logs = fmt.Sprintf("%.0f", p.logPer)
 		}
-		fmt.Fprintf(&b, "| %s (%ds) | %s of %d | %s | %s | %s | %s | %s | %.0f | %s | %d | %s | %s | %s | %s |\n",
+		machine := "–"
+		if !math.IsNaN(p.machineCores) {
+			machine = fmt.Sprintf("%.2f", p.machineCores)
+		}
+		fmt.Fprintf(&b, "| %s (%ds) | %s of %d | %s | %s | %s | %s | %s | %.0f | %s | %d | %s | %s | %s | %s | %s |\n",
 			p.name, p.to-p.from, pctText(p.cookie.okShare()), p.cookie.total(),
 			dur(percentile(p.cookie.latency, 50)), dur(percentile(p.cookie.latency, 99)), shares(p.cookie.outcomes),
 			countOf(p.fresh.okShare(), p.fresh.total()), shares(p.fresh.outcomes),
-			float64(p.attackReqs)/n, shares(p.attackOutcomes), p.successes, cpu, rss, num(p.refusalsPerS), logs)
+			float64(p.attackReqs)/n, shares(p.attackOutcomes), p.successes, cpu, machine, rss, num(p.refusalsPerS), logs)
 	}
 	fmt.Fprintf(&b, "\nRefusals/s counted by the %s.\n", r.refusals)
 	if len(r.kinds) > 0 {

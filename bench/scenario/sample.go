@@ -28,7 +28,9 @@ type sample struct {
 	refused  float64 // hello_guard_decisions_total{result="refused"}, all policies
 	shed     float64 // hello_hash_shed_total, all classes (0 on a server without it)
 	queue    map[string]float64
-	logLines int64 // lines the server had logged (when started here)
+	logLines int64   // lines the server had logged (when started here)
+	host     bool    // busy was read
+	busy     float64 // CPU seconds the whole machine spent busy since boot, every process and the kernel
 }
 
 // sampler reads the server's /proc/PID/stat and /metrics at every whole second of the run.
@@ -63,6 +65,11 @@ func (s *sampler) samples() []sample {
 
 func (s *sampler) take(ctx context.Context) sample {
 	var smp sample
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		if busy, err := parseMachineStat(b); err == nil {
+			smp.host, smp.busy = true, busy
+		}
+	}
 	if s.tgt.pid > 0 {
 		if cpu, rss, err := procStat(s.tgt.pid); err == nil {
 			smp.proc, smp.cpu, smp.rss = true, cpu, rss
@@ -209,4 +216,23 @@ func parseLabels(s string) map[string]string {
 		s = strings.TrimLeft(s[min(i+1, len(s)):], ", ")
 	}
 	return labels
+}
+
+// parseMachineStat reads the machine's busy CPU time from the first line of /proc/stat: user,
+// nice, system, irq, softirq and steal (guest time is counted in user); not idle or iowait.
+func parseMachineStat(b []byte) (float64, error) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, errors.New("/proc/stat: no cpu line")
+	}
+	var busy uint64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, err := strconv.ParseUint(f[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		busy += v
+	}
+	return float64(busy) / clockTicks, nil
 }

@@ -124,6 +124,7 @@ func (t *connTransport) open(ctx context.Context, base, probe string, n int) err
 		if err != nil {
 			return fmt.Errorf("probing a new connection: %w", err)
 		}
+		_ = resp.Body.Close() // read in full already
 		if resp.Close {
 			return fmt.Errorf("probing a new connection: %s closed it", probe)
 		}

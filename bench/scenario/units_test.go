@@ -318,3 +318,16 @@ func TestAttackersConnectionsOpenedAheadAreReused(t *testing.T) {
 		t.Fatalf("after the pool's connections went stale: %d connections, want 5", conns.Load())
 	}
 }
+
+func TestParseMachineStat(t *testing.T) {
+	busy, err := parseMachineStat([]byte("cpu  100 20 30 4000 50 6 7 8 0 0\ncpu0 50 10 15 2000 25 3 3 4 0 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := float64(100+20+30+6+7+8) / clockTicks; busy != want { // not idle (4000) or iowait (50)
+		t.Fatalf("busy %v, want %v", busy, want)
+	}
+	if _, err := parseMachineStat([]byte("intr 1 2 3\n")); err == nil {
+		t.Fatal("a file without the cpu line parsed")
+	}
+}
