@@ -80,7 +80,9 @@ func (s *Store) checkpoint(every time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
-			_, _ = s.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+			ctx, cancel := context.WithTimeout(context.Background(), every) // a busy pool: skip a turn
+			_, _ = s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+			cancel()
 		}
 	}
 }
