@@ -158,6 +158,11 @@ func TestShardFailoverLosesNothing(t *testing.T) {
 	t.Run("a primary turned read-only", func(t *testing.T) {
 		ctx := context.Background()
 		cur := adminSt.Map() // logical shard 0 is on s2 now
+		// The service's store learns the map by polling: until it has this version it still
+		// sends logical shard 0 to s1, and the names picked below for s2 would go there.
+		testenv.Eventually(t, time.Minute, "the service's store has the map after the move", func() bool {
+			return st.Map().Version >= cur.Version
+		})
 		onS1 := func(l int) bool { return cur.Owner(l) == "s1" }
 		var names []string // acknowledged in this phase
 		signup := func(prefix string) error {
