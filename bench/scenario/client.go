@@ -38,17 +38,20 @@ func newClient(base string, timeout time.Duration, solver *captcha.Service) *cli
 		}}
 	}
 	attacker := pool()
-	if leanTarget(base) {
-		u, _ := url.Parse(base)
-		attacker = &http.Client{Transport: &connTransport{addr: u.Host}}
+	if host, ok := leanHost(base); ok {
+		attacker = &http.Client{Transport: &connTransport{addr: host}}
 	}
 	return &client{base: base, timeout: timeout, users: pool(), attacker: attacker, solver: solver}
 }
 
-// leanTarget reports whether the attackers use connTransport for base: plain HTTP, explicit port.
-func leanTarget(base string) bool {
+// leanHost returns base's host:port when the attackers use connTransport for it: plain HTTP,
+// explicit port.
+func leanHost(base string) (string, bool) {
 	u, err := url.Parse(base)
-	return err == nil && u.Scheme == "http" && u.Port() != ""
+	if err != nil || u.Scheme != "http" || u.Port() == "" {
+		return "", false
+	}
+	return u.Host, true
 }
 
 // warm opens n keep-alive connections for the attackers' client.

@@ -148,7 +148,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	army := newArmy(c, dict, cl, rec, seed)
 	start := time.Now()
 	warm := 0
-	if len(army.attackers) > 0 && !c.Army.ColdConnections && leanTarget(tgt.url) {
+	if _, lean := leanHost(tgt.url); lean && len(army.attackers) > 0 && !c.Army.ColdConnections {
 		warm = army.connections()
 		start = start.Add(warmLead) // the users and the sampler wait for it too
 	}

@@ -45,8 +45,9 @@ var _ account.Store = (*Store)(nil)
 //
 // The WAL is checkpointed every second by the Store's own goroutine, not by the commits:
 // SQLite's automatic checkpoint runs in the commit that fills 1,000 pages, which then copies them
-// into the database file and fsyncs it before it returns. At 17 logins/s that was one login
-// every 10 s waiting 50–100 ms more than the others, and the p99 of the logins around it.
+// into the database file and fsyncs it before it returns. At 17 logins/s that was one such
+// commit every ~10 s, each a p99 peak in the login latency (bench/README.md, "The periodic
+// peaks").
 func Open(path string) (*Store, error) { return open(path, checkpointEvery) }
 
 func open(path string, every time.Duration) (*Store, error) {
