@@ -21,7 +21,9 @@
 // /proc), which other load on the machine disturbs less than requests/s, and the share of its
 // CPU the server used. A round in which a server used less than -min-share of it was disturbed
 // (other work took the CPU, unevenly between the servers): the verdict counts only the rounds
-// in which every server of the scenario had its CPU, when there are any.
+// in which every server of the scenario had its CPU, when there are any. A last line per scenario
+// compares the two references: how close to the minimal server hello's headers alone let a
+// server come. -hello measures a given build of hello instead of ../cmd/hello.
 //
 // It needs wrk and taskset (Debian: apt-get install wrk util-linux), Linux and 2 CPUs.
 package main
@@ -57,8 +59,9 @@ func main() {
 	serverCPU := flag.Int("server-cpu", 0, "CPU the server is pinned to")
 	loadCPU := flag.Int("load-cpu", 1, "CPU wrk is pinned to")
 	minShare := flag.Float64("min-share", 0.7, "share of its CPU below which a server's run counts as disturbed")
+	helloBin := flag.String("hello", "", "a hello binary to measure (default: build ../cmd/hello), e.g. a variant to compare")
 	flag.Parse()
-	if err := run(*dur, *rounds, *conns, *serverCPU, *loadCPU, *minShare); err != nil {
+	if err := run(*helloBin, *dur, *rounds, *conns, *serverCPU, *loadCPU, *minShare); err != nil {
 		fmt.Fprintln(os.Stderr, "refusalbench:", err)
 		os.Exit(1)
 	}
@@ -127,7 +130,7 @@ type measurement struct {
 // share is the part of its CPU the server used.
 func (m measurement) share() float64 { return m.rps * m.cpuReq.Seconds() }
 
-func run(dur time.Duration, rounds, conns, serverCPU, loadCPU int, minShare float64) error {
+func run(hello string, dur time.Duration, rounds, conns, serverCPU, loadCPU int, minShare float64) error {
 	for _, tool := range []string{"wrk", "taskset"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("%s not found: apt-get install wrk util-linux", tool)
@@ -138,11 +141,17 @@ func run(dur time.Duration, rounds, conns, serverCPU, loadCPU int, minShare floa
 		return err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	hello := filepath.Join(dir, "hello")
-	build := exec.Command("go", "build", "-o", hello, "./cmd/hello")
-	build.Dir, build.Stdout, build.Stderr = "..", os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building hello: %w", err)
+	if hello != "" {
+		if hello, err = filepath.Abs(hello); err != nil {
+			return err
+		}
+	} else {
+		hello = filepath.Join(dir, "hello")
+		build := exec.Command("go", "build", "-o", hello, "./cmd/hello")
+		build.Dir, build.Stdout, build.Stderr = "..", os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("building hello: %w", err)
+		}
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -337,6 +346,14 @@ func run(dur time.Duration, rounds, conns, serverCPU, loadCPU int, minShare floa
 			fmt.Printf("%s: %-44s hello at %5.1f%% of the %s (target ≥75%%; %s; all rounds %s); by CPU per request %5.1f%%\n",
 				verdict, p.name, 100*median(ratios), srv.name, note, percents(all), 100*median(cpu))
 		}
+		// The ceiling of the first ratio: what writing hello's response alone costs a server
+		// (servers: minimal, minimal with the same headers, hello).
+		var ceiling []float64
+		for _, r := range counted {
+			ceiling = append(ceiling, results[i][1][r].rps/results[i][0][r].rps)
+		}
+		fmt.Printf("note: %-44s the minimal server sending hello's headers is at %5.1f%% of the minimal one: hello's ceiling\n",
+			p.name, 100*median(ceiling))
 	}
 	return nil
 }
